@@ -1,0 +1,117 @@
+"""Assembling a model from component names: the one place names become objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from genmod.config import RunConfig
+from genmod.data import Dataset, DatasetArrays
+from genmod.errors import ConfigError, GenmodError, PluginError
+from genmod.plugins import ComponentSpec, Registry
+
+
+def _construct(spec: ComponentSpec, expected: type | None, **kwargs: Any) -> Any:
+    factory = spec.load()
+    try:
+        obj = factory(**kwargs)
+    except GenmodError:
+        raise
+    except TypeError as exc:
+        raise PluginError(
+            f"plugin {spec.plugin!r}: the {spec.kind} {spec.name!r} could not be built with "
+            f"arguments {sorted(kwargs)}: {exc}"
+        ) from exc
+    if expected is not None and not isinstance(obj, expected):
+        raise PluginError(
+            f"plugin {spec.plugin!r}: the {spec.kind} {spec.name!r} returned "
+            f"{type(obj).__name__}, not a {expected.__module__}.{expected.__name__}."
+        )
+    return obj
+
+
+def load_dataset(
+    config: RunConfig, registry: Registry, data_dir: str | Path | None
+) -> tuple[Dataset, DatasetArrays]:
+    """Load the configured dataset (no TensorFlow needed), cut to train/test sizes."""
+    spec = registry.get("dataset", config.dataset)
+    dataset = _construct(spec, Dataset, **config.dataset_options)
+    arrays = dataset.load(Path(data_dir).expanduser() if data_dir else None)
+    return dataset, arrays.limited(config.train_size, config.test_size)
+
+
+def resolve_binarization(config: RunConfig, support: str, likelihood: str) -> str:
+    """The binarization a run uses, given the likelihood's support (see docs/architecture.md).
+
+    ``auto`` means ``dynamic`` for binary likelihoods and ``none`` otherwise. A binary
+    likelihood with grey levels (``none``) is refused: its log_prob would not be a normalised
+    density, and numbers would not be comparable with the literature.
+    """
+    if config.binarize == "auto":
+        return "dynamic" if support == "binary" else "none"
+    if support == "binary" and config.binarize == "none":
+        raise ConfigError(
+            f"the {likelihood!r} likelihood models binary pixels, but --binarize none keeps grey "
+            "levels. Use --binarize dynamic (the default, as in the literature) or static, or a "
+            "likelihood for grey levels such as gaussian."
+        )
+    return config.binarize
+
+
+@dataclass
+class Assembled:
+    """The built pieces of a run."""
+
+    model: Any  # genmod.model.VAE
+    objective: Any  # genmod.components.Objective
+    binarize: str
+
+
+def build_model(
+    config: RunConfig, registry: Registry, data_shape: tuple[int, ...], condition_dim: int = 0
+) -> Assembled:
+    """Build the VAE and objective for a resolved config. Imports TensorFlow.
+
+    Variables are created (the model is run once on a dummy batch) so that checkpoints can be
+    restored into the result straight away.
+    """
+    from genmod.components import Decoder, Encoder, Likelihood, Objective, PosteriorFamily, Prior
+    from genmod.model import VAE
+
+    if config.decoder is None:
+        raise ValueError("build_model needs a resolved config (RunConfig.resolve)")
+    data_shape = tuple(int(d) for d in data_shape)
+    latent = config.latent_dim
+    posterior = _construct(
+        registry.get("posterior", config.posterior), PosteriorFamily,
+        latent_dim=latent, **config.posterior_options,
+    )
+    likelihood = _construct(
+        registry.get("likelihood", config.likelihood), Likelihood,
+        data_shape=data_shape, **config.likelihood_options,
+    )
+    binarize = resolve_binarization(config, likelihood.support, config.likelihood)
+    encoder = _construct(
+        registry.get("encoder", config.encoder), Encoder,
+        data_shape=data_shape, latent_dim=latent, posterior=posterior,
+        condition_dim=condition_dim, **config.encoder_options,
+    )
+    decoder = _construct(
+        registry.get("decoder", config.decoder), Decoder,
+        data_shape=data_shape, latent_dim=latent,
+        params_per_element=likelihood.params_per_element,
+        condition_dim=condition_dim, **config.decoder_options,
+    )
+    prior = _construct(
+        registry.get("prior", config.prior), Prior, latent_dim=latent, **config.prior_options
+    )
+    objective = _construct(
+        registry.get("objective", config.objective), Objective, **config.objective_options
+    )
+    model = VAE(
+        encoder=encoder, decoder=decoder, likelihood=likelihood, prior=prior,
+        data_shape=data_shape, latent_dim=latent, condition_dim=condition_dim,
+    )
+    model.build_variables()
+    return Assembled(model, objective, binarize)

@@ -1,0 +1,352 @@
+"""Plugin loading and the component registry.
+
+Plugins are found through the ``genmod`` entry-point group (built-in plugins included) and
+hooked up with pluggy. Each ``register_*`` hook implementation is called on its own, with a
+``register`` callback that knows which plugin is calling, so that every component is attributed
+to its plugin and one broken plugin cannot break the others.
+
+Environment variables, read before any plugin is imported:
+
+* ``GENMOD_PLUGINS=a,b``: load only these entry points (by entry-point name).
+* ``GENMOD_DISABLE_PLUGINS=c``: never load these.
+* ``GENMOD_STRICT_PLUGINS=1``: a plugin that fails to import or register is fatal.
+
+Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from genmod import hookspecs
+from genmod.errors import ConfigError, PluginError
+from genmod.options import Option
+
+#: component kind -> hook name
+KIND_HOOKS: dict[str, str] = {
+    "encoder": "register_encoders",
+    "decoder": "register_decoders",
+    "likelihood": "register_likelihoods",
+    "prior": "register_priors",
+    "posterior": "register_posteriors",
+    "objective": "register_objectives",
+    "dataset": "register_datasets",
+}
+KINDS = tuple(KIND_HOOKS)
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin failed to import or register and was skipped."""
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """What a plugin registered: a name, a lazily imported factory, a description, options."""
+
+    kind: str
+    name: str
+    factory: str | Callable[..., Any]
+    description: str
+    options: tuple[Option, ...]
+    plugin: str
+
+    def load(self) -> Callable[..., Any]:
+        """Import and return the factory (this is where heavy imports happen)."""
+        if callable(self.factory):
+            return self.factory
+        module_name, _, attr = self.factory.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            obj: Any = module
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except Exception as exc:  # noqa: BLE001 - reported with the plugin's name
+            raise PluginError(
+                f"plugin {self.plugin!r}: the {self.kind} {self.name!r} could not be loaded from "
+                f"{self.factory!r}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return obj
+
+
+@dataclass
+class PluginInfo:
+    """One loaded (or failed) plugin, for ``genmod plugins``."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    module: str
+    hooks: list[str] = field(default_factory=list)
+    components: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+
+
+class Registry:
+    """All components registered by all loaded plugins, by kind and name."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, dict[str, ComponentSpec]] = {kind: {} for kind in KINDS}
+
+    def add(self, spec: ComponentSpec) -> None:
+        existing = self._specs[spec.kind].get(spec.name)
+        if existing is not None:
+            raise PluginError(
+                f"the {spec.kind} name {spec.name!r} is registered by two plugins: "
+                f"{existing.plugin!r} and {spec.plugin!r}. Uninstall one of them or disable it "
+                f"with GENMOD_DISABLE_PLUGINS={spec.plugin}."
+            )
+        self._specs[spec.kind][spec.name] = spec
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self._specs[kind])
+
+    def specs(self, kind: str) -> list[ComponentSpec]:
+        return [self._specs[kind][n] for n in self.names(kind)]
+
+    def get(self, kind: str, name: str) -> ComponentSpec:
+        """Look a component up; an unknown name is a :class:`ConfigError` listing known names."""
+        try:
+            return self._specs[kind][name]
+        except KeyError:
+            known = ", ".join(self.names(kind)) or "(none installed)"
+            raise ConfigError(
+                f"unknown {kind} {name!r}. Available {kind}s: {known}. "
+                f"Run `genmod plugins` to see what each plugin provides."
+            ) from None
+
+
+def _make_register(
+    kind: str, plugin: str, registry: Registry, info: PluginInfo | None
+) -> Callable[..., None]:
+    def register(
+        name: str,
+        factory: str | Callable[..., Any],
+        description: str = "",
+        options: Sequence[Option] = (),
+    ) -> None:
+        if not isinstance(name, str) or not name or name.strip() != name:
+            raise PluginError(f"plugin {plugin!r} registered a {kind} with invalid name {name!r}")
+        if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+            raise PluginError(
+                f"plugin {plugin!r}: the {kind} {name!r} needs a callable factory or a "
+                f"'module:attribute' string, got {factory!r}"
+            )
+        options = tuple(options)
+        for opt in options:
+            if not isinstance(opt, Option):
+                raise PluginError(
+                    f"plugin {plugin!r}: options of {kind} {name!r} must be genmod.options.Option"
+                )
+        registry.add(ComponentSpec(kind, name, factory, description, options, plugin))
+        if info is not None:
+            info.components.append((kind, name))
+
+    return register
+
+
+def _env_list(name: str) -> set[str] | None:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def strict_mode() -> bool:
+    return os.environ.get("GENMOD_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes"}
+
+
+class PluginManager:
+    """Loads plugins from entry points (and runtime registrations) and builds the registry."""
+
+    def __init__(self, load_entry_points: bool = True) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self._registry: Registry | None = None
+        self._warned: set[str] = set()
+        if load_entry_points:
+            self._load_entry_points()
+
+    # -- loading -----------------------------------------------------------------------------
+    def _fail(self, plugin: str, message: str, exc: BaseException | None = None) -> None:
+        if strict_mode():
+            raise PluginError(message + " (GENMOD_STRICT_PLUGINS is set, so this is fatal)") from exc
+        if plugin not in self._warned:
+            self._warned.add(plugin)
+            warnings.warn(
+                message + " The plugin was skipped; set GENMOD_STRICT_PLUGINS=1 to make this fatal.",
+                PluginLoadWarning,
+                stacklevel=3,
+            )
+
+    def _load_entry_points(self) -> None:
+        allow = _env_list("GENMOD_PLUGINS")
+        block = _env_list("GENMOD_DISABLE_PLUGINS") or set()
+        for ep in metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+            if ep.name in block or (allow is not None and ep.name not in allow):
+                continue
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(
+                name=ep.name,
+                distribution=dist.metadata["Name"] if dist is not None else None,
+                version=dist.version if dist is not None else None,
+                module=ep.value,
+            )
+            self.infos[ep.name] = info
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's
+                info.error = f"{type(exc).__name__}: {exc}"
+                self._fail(
+                    ep.name,
+                    f"genmod plugin {ep.name!r} (from {ep.value}) failed to import: {info.error}.",
+                    exc,
+                )
+                continue
+            self.add_plugin(plugin, ep.name, info=info)
+
+    def add_plugin(self, plugin: Any, name: str, info: PluginInfo | None = None) -> None:
+        """Register a plugin object or module at runtime (used by tests and notebooks)."""
+        if info is None:
+            module = getattr(plugin, "__name__", type(plugin).__name__)
+            info = PluginInfo(name=name, distribution=None, version=None, module=str(module))
+            self.infos[name] = info
+        try:
+            self.pm.register(plugin, name=name)
+            self._check_hook_names(plugin, name)
+        except Exception as exc:  # noqa: BLE001 - pluggy validation errors and ours
+            info.error = f"{type(exc).__name__}: {exc}"
+            if plugin is not None and self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            self._fail(name, f"genmod plugin {name!r} is invalid: {info.error}.", exc)
+        self._registry = None
+
+    def remove_plugin(self, name: str) -> None:
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin)
+        self.infos.pop(name, None)
+        self._registry = None
+
+    def _check_hook_names(self, plugin: Any, name: str) -> None:
+        """Refuse hook implementations that match no specification (a misspelt hook name)."""
+        for hook_name, caller in vars(self.pm.hook).items():
+            if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
+                continue
+            if any(impl.plugin is plugin for impl in caller.get_hookimpls()):
+                known = ", ".join(sorted(list(KIND_HOOKS.values()) + ["register_commands"]))
+                raise PluginError(
+                    f"it implements unknown hook {hook_name!r}; known hooks are {known}"
+                )
+
+    # -- the registry ------------------------------------------------------------------------
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = self._build_registry()
+        return self._registry
+
+    def _build_registry(self) -> Registry:
+        registry = Registry()
+        for info in self.infos.values():
+            info.components.clear()
+            info.hooks.clear()
+        for kind, hook_name in KIND_HOOKS.items():
+            hook = getattr(self.pm.hook, hook_name)
+            for impl in reversed(hook.get_hookimpls()):
+                plugin_name = impl.plugin_name
+                info = self.infos.get(plugin_name)
+                if info is not None and hook_name not in info.hooks:
+                    info.hooks.append(hook_name)
+                try:
+                    impl.function(register=_make_register(kind, plugin_name, registry, info))
+                except PluginError as exc:
+                    if "registered by two plugins" in str(exc):
+                        raise
+                    self._record_hook_failure(plugin_name, hook_name, exc, info)
+                except Exception as exc:  # noqa: BLE001 - a plugin's own bug
+                    self._record_hook_failure(plugin_name, hook_name, exc, info)
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            info = self.infos.get(impl.plugin_name)
+            if info is not None and "register_commands" not in info.hooks:
+                info.hooks.append("register_commands")
+        return registry
+
+    def _record_hook_failure(
+        self, plugin: str, hook_name: str, exc: BaseException, info: PluginInfo | None
+    ) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        if info is not None:
+            info.error = message
+        self._fail(plugin, f"genmod plugin {plugin!r} raised in {hook_name}: {message}.", exc)
+
+    def add_commands(self, cli: Any) -> None:
+        """Let every plugin add its CLI commands; failures are isolated like registrations."""
+        for impl in reversed(self.pm.hook.register_commands.get_hookimpls()):
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:  # noqa: BLE001 - a plugin's own bug
+                self._record_hook_failure(
+                    impl.plugin_name, "register_commands", exc, self.infos.get(impl.plugin_name)
+                )
+
+    def plugin_infos(self) -> list[PluginInfo]:
+        _ = self.registry  # fills hooks/components
+        return [self.infos[name] for name in sorted(self.infos)]
+
+
+_MANAGER: PluginManager | None = None
+
+
+def get_manager() -> PluginManager:
+    """The process-wide plugin manager, loading entry points on first use."""
+    global _MANAGER
+    if _MANAGER is None:
+        _MANAGER = PluginManager()
+    return _MANAGER
+
+
+def reset_manager() -> None:
+    """Forget loaded plugins (the next :func:`get_manager` reloads entry points)."""
+    global _MANAGER
+    _MANAGER = None
+
+
+def get_registry() -> Registry:
+    return get_manager().registry
+
+
+def register_plugin(plugin: Any, name: str) -> None:
+    """Register a plugin object or module at runtime, as if it came from an entry point."""
+    get_manager().add_plugin(plugin, name)
+
+
+def unregister_plugin(name: str) -> None:
+    get_manager().remove_plugin(name)
+
+
+def accepts_keywords(func: Callable[..., Any], names: Iterable[str]) -> bool:
+    """Whether ``func`` accepts all ``names`` as keyword arguments."""
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return True
+    params = sig.parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return True
+    return set(names) <= set(sig.parameters)
+
+
+def tensorflow_imported() -> bool:
+    """Whether TensorFlow has been imported in this process (used by tests of laziness)."""
+    return "tensorflow" in sys.modules

@@ -1,0 +1,146 @@
+"""The training loop: data held as tensors, in-graph shuffling and binarization, several
+optimizer steps per ``tf.function`` call, metrics summed on the device."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from genmod.errors import ConfigError, GenmodError
+
+
+class TrainingDiverged(GenmodError):
+    """The loss became NaN or infinite."""
+
+
+def to_unit_interval(images: tf.Tensor) -> tf.Tensor:
+    """uint8 0..255 -> float32 [0, 1]; floats are passed through as float32."""
+    if images.dtype == tf.uint8:
+        return tf.cast(images, tf.float32) / 255.0
+    return tf.cast(images, tf.float32)
+
+
+def binarize_images(images: tf.Tensor, mode: str, seed: tf.Tensor) -> tf.Tensor:
+    """Apply a binarization to a batch of intensities in [0, 1] (float32 out).
+
+    ``dynamic``: x ~ Bernoulli(intensity), a fresh sample for each stateless ``seed``;
+    ``static``: 1 where intensity > 0.5 (as the TensorFlow CVAE tutorial); ``none``: unchanged.
+    """
+    x = to_unit_interval(images)
+    if mode == "dynamic":
+        return tf.cast(tf.random.stateless_uniform(tf.shape(x), seed) < x, tf.float32)
+    if mode == "static":
+        return tf.cast(x > 0.5, tf.float32)
+    if mode == "none":
+        return x
+    raise ConfigError(f"unknown binarization {mode!r}; accepted: dynamic, static, none.")
+
+
+def one_hot_labels(labels: tf.Tensor, condition_dim: int) -> tf.Tensor:
+    return tf.one_hot(tf.cast(labels, tf.int32), condition_dim, dtype=tf.float32)
+
+
+class Trainer:
+    """Trains a model with an objective on in-memory data.
+
+    ``images``: uint8 or float ``[n, *data_shape]``; ``labels``: int ``[n]`` (needed when the
+    model is conditional). The random state (shuffles, binarization, z samples) lives in a
+    ``tf.random.Generator`` seeded by ``seed``, so a run is reproducible on the CPU and its
+    state can be checkpointed.
+    """
+
+    def __init__(
+        self,
+        model,
+        objective,
+        images: np.ndarray,
+        labels: np.ndarray | None,
+        *,
+        binarize: str,
+        batch_size: int,
+        learning_rate: float,
+        seed: int,
+        steps_per_execution: int = 50,
+    ) -> None:
+        n = int(images.shape[0])
+        if batch_size > n:
+            raise ConfigError(
+                f"--batch-size {batch_size} is larger than the training set ({n} items); "
+                f"use at most {n}."
+            )
+        if model.condition_dim and labels is None:
+            raise ConfigError("a conditional model needs a dataset with labels.")
+        self.model = model
+        self.objective = objective
+        self.binarize = binarize
+        self.batch_size = int(batch_size)
+        self.steps_per_epoch = n // self.batch_size  # the last partial batch is dropped
+        self.steps_per_execution = int(steps_per_execution)
+        self.images = tf.constant(images)
+        self.labels = tf.constant(labels) if labels is not None else None
+        self.num_items = n
+        self.optimizer = keras.optimizers.Adam(learning_rate)
+        self.variables = list(model.trainable_variables)
+        self.optimizer.build(self.variables)
+        self.rng = tf.random.Generator.from_seed(int(seed))
+        self.metric_names = tuple(objective.metric_names)
+        self._train_chunk = tf.function(self._train_chunk_eager)
+
+    def _batch(self, indices: tf.Tensor, seed: tf.Tensor):
+        x = binarize_images(tf.gather(self.images, indices), self.binarize, seed)
+        condition = None
+        if self.model.condition_dim:
+            condition = one_hot_labels(tf.gather(self.labels, indices), self.model.condition_dim)
+        return x, condition
+
+    def train_step(self, x: tf.Tensor, condition: tf.Tensor | None, seed: tf.Tensor):
+        """One optimizer step on a prepared batch; returns the metric vector (float32)."""
+        with tf.GradientTape() as tape:
+            out = self.objective(
+                self.model, x, condition, seed=seed, step=self.optimizer.iterations
+            )
+        grads = tape.gradient(out.loss, self.variables)
+        pairs = [(g, v) for g, v in zip(grads, self.variables, strict=True) if g is not None]
+        self.optimizer.apply_gradients(pairs)
+        return tf.stack([tf.cast(out.metrics[k], tf.float32) for k in self.metric_names])
+
+    def _train_chunk_eager(self, order: tf.Tensor, start: tf.Tensor, count: tf.Tensor):
+        sums = tf.zeros([len(self.metric_names)], tf.float32)
+        for i in tf.range(count):
+            step = start + i
+            indices = order[step * self.batch_size : (step + 1) * self.batch_size]
+            seeds = self.rng.make_seeds(2)
+            x, condition = self._batch(indices, seeds[:, 0])
+            sums += self.train_step(x, condition, seeds[:, 1])
+        return sums
+
+    def train_epoch(
+        self, progress: Callable[[int, dict[str, float]], None] | None = None
+    ) -> dict[str, float]:
+        """One pass over the (reshuffled) training set; returns metric means over the epoch.
+
+        ``progress(steps_done, running_means)`` is called after every chunk of steps.
+        """
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(self.num_items), seed=self.rng.make_seeds(1)[:, 0]
+        )
+        totals = np.zeros(len(self.metric_names), np.float64)
+        done = 0
+        while done < self.steps_per_epoch:
+            count = min(self.steps_per_execution, self.steps_per_epoch - done)
+            sums = self._train_chunk(
+                order, tf.constant(done, tf.int32), tf.constant(count, tf.int32)
+            ).numpy()
+            if not np.all(np.isfinite(sums)):
+                raise TrainingDiverged(
+                    f"the loss became NaN or infinite during steps {done + 1}-{done + count} of "
+                    "the epoch. Try a lower --learning-rate, or check the data and likelihood."
+                )
+            totals += sums
+            done += count
+            if progress is not None:
+                progress(done, dict(zip(self.metric_names, totals / done, strict=True)))
+        return {k: float(v) for k, v in zip(self.metric_names, totals / done, strict=True)}

@@ -1,0 +1,32 @@
+"""The ``mlp`` encoder and decoder plugin (hooks only; networks in ``mlp_networks``)."""
+
+from genmod import hookimpl
+from genmod.options import Option
+
+ACTIVATIONS = ("relu", "elu", "gelu", "swish", "tanh", "softplus", "leaky_relu")
+
+
+@hookimpl
+def register_encoders(register):
+    register(
+        "mlp",
+        "genmod_builtins.mlp_networks:MLPEncoder",
+        description="fully connected encoder: flatten, dense hidden layers, dense to q(z|x)",
+        options=[
+            Option("hidden", "ints", (512, 256), "widths of the hidden layers", min=1),
+            Option("activation", "str", "relu", "hidden activation", choices=ACTIVATIONS),
+        ],
+    )
+
+
+@hookimpl
+def register_decoders(register):
+    register(
+        "mlp",
+        "genmod_builtins.mlp_networks:MLPDecoder",
+        description="fully connected decoder: dense hidden layers, dense to likelihood parameters",
+        options=[
+            Option("hidden", "ints", (256, 512), "widths of the hidden layers", min=1),
+            Option("activation", "str", "relu", "hidden activation", choices=ACTIVATIONS),
+        ],
+    )

@@ -44,7 +44,7 @@ class RunResult:
     def test(self) -> dict[str, float]:
         """The last epoch's test metrics: elbo, reconstruction, kl (nats per item)."""
         last = self.history[-1]
-        return {k[len("test_"):]: v for k, v in last.items() if k.startswith("test_")}
+        return {k[len("test_") :]: v for k, v in last.items() if k.startswith("test_")}
 
 
 def _checkpoint(model, trainer: Trainer | None, epoch: tf.Variable | None) -> tf.train.Checkpoint:
@@ -88,8 +88,11 @@ def train(
     rundir.write_config(
         run_dir,
         config,
-        {"resolved_binarize": assembled.binarize, "data_shape": list(data.data_shape),
-         "condition_dim": int(model.condition_dim)},
+        {
+            "resolved_binarize": assembled.binarize,
+            "data_shape": list(data.data_shape),
+            "condition_dim": int(model.condition_dim),
+        },
     )
     trainer = Trainer(
         model,
@@ -117,8 +120,12 @@ def train(
         train_metrics = trainer.train_epoch(on_progress)
         train_seconds = time.perf_counter() - started
         test_metrics = evaluate_elbo(
-            model, data.x_test, data.y_test, binarize=assembled.binarize,
-            batch_size=config.eval_batch_size, seed=config.eval_seed,
+            model,
+            data.x_test,
+            data.y_test,
+            binarize=assembled.binarize,
+            batch_size=config.eval_batch_size,
+            seed=config.eval_seed,
         )
         record: dict[str, Any] = {"epoch": epoch, "step": int(trainer.optimizer.iterations)}
         record.update({f"train_{k}": v for k, v in train_metrics.items()})

@@ -84,24 +84,35 @@ def build_model(
     data_shape = tuple(int(d) for d in data_shape)
     latent = config.latent_dim
     posterior = _construct(
-        registry.get("posterior", config.posterior), PosteriorFamily,
-        latent_dim=latent, **config.posterior_options,
+        registry.get("posterior", config.posterior),
+        PosteriorFamily,
+        latent_dim=latent,
+        **config.posterior_options,
     )
     likelihood = _construct(
-        registry.get("likelihood", config.likelihood), Likelihood,
-        data_shape=data_shape, **config.likelihood_options,
+        registry.get("likelihood", config.likelihood),
+        Likelihood,
+        data_shape=data_shape,
+        **config.likelihood_options,
     )
     binarize = resolve_binarization(config, likelihood.support, config.likelihood)
     encoder = _construct(
-        registry.get("encoder", config.encoder), Encoder,
-        data_shape=data_shape, latent_dim=latent, posterior=posterior,
-        condition_dim=condition_dim, **config.encoder_options,
+        registry.get("encoder", config.encoder),
+        Encoder,
+        data_shape=data_shape,
+        latent_dim=latent,
+        posterior=posterior,
+        condition_dim=condition_dim,
+        **config.encoder_options,
     )
     decoder = _construct(
-        registry.get("decoder", config.decoder), Decoder,
-        data_shape=data_shape, latent_dim=latent,
+        registry.get("decoder", config.decoder),
+        Decoder,
+        data_shape=data_shape,
+        latent_dim=latent,
         params_per_element=likelihood.params_per_element,
-        condition_dim=condition_dim, **config.decoder_options,
+        condition_dim=condition_dim,
+        **config.decoder_options,
     )
     prior = _construct(
         registry.get("prior", config.prior), Prior, latent_dim=latent, **config.prior_options
@@ -110,8 +121,13 @@ def build_model(
         registry.get("objective", config.objective), Objective, **config.objective_options
     )
     model = VAE(
-        encoder=encoder, decoder=decoder, likelihood=likelihood, prior=prior,
-        data_shape=data_shape, latent_dim=latent, condition_dim=condition_dim,
+        encoder=encoder,
+        decoder=decoder,
+        likelihood=likelihood,
+        prior=prior,
+        data_shape=data_shape,
+        latent_dim=latent,
+        condition_dim=condition_dim,
     )
     model.build_variables()
     return Assembled(model, objective, binarize)

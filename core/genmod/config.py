@@ -47,9 +47,9 @@ class RunConfig:
     prior_options: dict[str, Any] = field(default_factory=dict)
     posterior_options: dict[str, Any] = field(default_factory=dict)
     objective_options: dict[str, Any] = field(default_factory=dict)
-    latent_dim: int = 32
+    latent_dim: int = 16
     epochs: int = 10
-    batch_size: int = 128
+    batch_size: int = 64
     learning_rate: float = 1e-3
     seed: int = 0
     binarize: str = "auto"
@@ -69,29 +69,66 @@ class RunConfig:
         def integer(v: Any) -> bool:
             return isinstance(v, int) and not isinstance(v, bool)
 
-        need(integer(self.latent_dim) and self.latent_dim >= 1, "latent-dim", self.latent_dim,
-             "an integer >= 1")
+        need(
+            integer(self.latent_dim) and self.latent_dim >= 1,
+            "latent-dim",
+            self.latent_dim,
+            "an integer >= 1",
+        )
         need(integer(self.epochs) and self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
-        need(integer(self.batch_size) and self.batch_size >= 1, "batch-size", self.batch_size,
-             "an integer >= 1")
-        need(isinstance(self.learning_rate, (int, float)) and not isinstance(
-            self.learning_rate, bool) and 0 < self.learning_rate < 10,
-             "learning-rate", self.learning_rate, "a number in (0, 10)")
-        need(integer(self.seed) and 0 <= self.seed < 2**31, "seed", self.seed,
-             "an integer in [0, 2^31)")
-        need(self.binarize in BINARIZATIONS, "binarize", self.binarize,
-             "one of " + ", ".join(BINARIZATIONS))
+        need(
+            integer(self.batch_size) and self.batch_size >= 1,
+            "batch-size",
+            self.batch_size,
+            "an integer >= 1",
+        )
+        need(
+            isinstance(self.learning_rate, (int, float))
+            and not isinstance(self.learning_rate, bool)
+            and 0 < self.learning_rate < 10,
+            "learning-rate",
+            self.learning_rate,
+            "a number in (0, 10)",
+        )
+        need(
+            integer(self.seed) and 0 <= self.seed < 2**31,
+            "seed",
+            self.seed,
+            "an integer in [0, 2^31)",
+        )
+        need(
+            self.binarize in BINARIZATIONS,
+            "binarize",
+            self.binarize,
+            "one of " + ", ".join(BINARIZATIONS),
+        )
         for name in ("train_size", "test_size"):
             value = getattr(self, name)
-            need(value is None or (integer(value) and value >= 1), name.replace("_", "-"), value,
-                 "an integer >= 1 (or left out for the whole set)")
-        need(integer(self.eval_batch_size) and self.eval_batch_size >= 1, "eval-batch-size",
-             self.eval_batch_size, "an integer >= 1")
-        need(integer(self.steps_per_execution) and self.steps_per_execution >= 1,
-             "steps-per-execution", self.steps_per_execution, "an integer >= 1")
+            need(
+                value is None or (integer(value) and value >= 1),
+                name.replace("_", "-"),
+                value,
+                "an integer >= 1 (or left out for the whole set)",
+            )
+        need(
+            integer(self.eval_batch_size) and self.eval_batch_size >= 1,
+            "eval-batch-size",
+            self.eval_batch_size,
+            "an integer >= 1",
+        )
+        need(
+            integer(self.steps_per_execution) and self.steps_per_execution >= 1,
+            "steps-per-execution",
+            self.steps_per_execution,
+            "an integer >= 1",
+        )
         for name in ("dataset", "encoder", "likelihood", "prior", "posterior", "objective"):
-            need(isinstance(getattr(self, name), str) and getattr(self, name) != "", name,
-                 getattr(self, name), "a component name")
+            need(
+                isinstance(getattr(self, name), str) and getattr(self, name) != "",
+                name,
+                getattr(self, name),
+                "a component name",
+            )
 
     def resolve(self, registry: Registry, *, from_strings: bool = False) -> RunConfig:
         """A copy with the decoder chosen and every component option checked and defaulted.
@@ -102,6 +139,7 @@ class RunConfig:
         self.validate_scalars()
         resolved = dataclasses.replace(self)
         if resolved.decoder is None:
+            registry.get("encoder", resolved.encoder)  # an unknown encoder is reported first
             if resolved.encoder not in registry.names("decoder"):
                 raise ConfigError(
                     f"--decoder was not given and there is no decoder named like the encoder "

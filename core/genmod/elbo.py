@@ -44,7 +44,9 @@ def kl_divergence(
         return tfd.kl_divergence(q, p), True
     except NotImplementedError:
         if z is None:
-            raise ValueError("no analytic KL for these distributions and no sample z given") from None
+            raise ValueError(
+                "no analytic KL for these distributions and no sample z given"
+            ) from None
         return q.log_prob(z) - p.log_prob(z), False
 
 

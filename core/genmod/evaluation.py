@@ -38,13 +38,21 @@ def evaluate_elbo(
         terms = elbo_terms(model, x, condition, seed=z_seed)
         analytic_flags.append(terms.kl_is_analytic)
         return tf.stack(
-            [tf.reduce_sum(terms.elbo), tf.reduce_sum(terms.reconstruction), tf.reduce_sum(terms.kl)]
+            [
+                tf.reduce_sum(terms.elbo),
+                tf.reduce_sum(terms.reconstruction),
+                tf.reduce_sum(terms.kl),
+            ]
         )
 
     totals = np.zeros(3, np.float64)
     for b, start in enumerate(range(0, n, batch_size)):
         x_raw = images_t[start : start + batch_size]
-        y = labels_t[start : start + batch_size] if labels_t is not None else tf.zeros([0], tf.int64)
+        y = (
+            labels_t[start : start + batch_size]
+            if labels_t is not None
+            else tf.zeros([0], tf.int64)
+        )
         totals += batch_terms(x_raw, y, tf.constant(b, tf.int32)).numpy()
     means = totals / n
     return {

@@ -39,6 +39,10 @@ class VAE(keras.layers.Layer):
         self.latent_dim = int(latent_dim)
         self.condition_dim = int(condition_dim)
 
+    def build(self, input_shape=None) -> None:
+        # Sub-layers build themselves on first call; nothing of our own to create.
+        pass
+
     def posterior(self, x: tf.Tensor, condition: tf.Tensor | None = None) -> tfd.Distribution:
         """q(z|x): batch ``[batch]``, event ``[latent_dim]``."""
         return self.encoder.distribution(x, condition)

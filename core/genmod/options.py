@@ -190,8 +190,9 @@ def resolve_options(
         if opt.name in given:
             raw = given[opt.name]
             resolved[opt.name] = (
-                opt.parse(raw, owner) if from_strings and isinstance(raw, str) else
-                opt.validate(raw, owner)
+                opt.parse(raw, owner)
+                if from_strings and isinstance(raw, str)
+                else opt.validate(raw, owner)
             )
         else:
             resolved[opt.name] = opt.default

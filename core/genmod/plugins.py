@@ -180,11 +180,14 @@ class PluginManager:
     # -- loading -----------------------------------------------------------------------------
     def _fail(self, plugin: str, message: str, exc: BaseException | None = None) -> None:
         if strict_mode():
-            raise PluginError(message + " (GENMOD_STRICT_PLUGINS is set, so this is fatal)") from exc
+            raise PluginError(
+                message + " (GENMOD_STRICT_PLUGINS is set, so this is fatal)"
+            ) from exc
         if plugin not in self._warned:
             self._warned.add(plugin)
             warnings.warn(
-                message + " The plugin was skipped; set GENMOD_STRICT_PLUGINS=1 to make this fatal.",
+                message
+                + " The plugin was skipped; set GENMOD_STRICT_PLUGINS=1 to make this fatal.",
                 PluginLoadWarning,
                 stacklevel=3,
             )

@@ -86,8 +86,13 @@ def read_config(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
             f"format {CONFIG_FORMAT_VERSION}. Use the genmod version that wrote it "
             f"({data.get('genmod_version', 'unknown')})."
         )
-    meta_keys = ("format_version", "genmod_version", "resolved_binarize", "data_shape",
-                 "condition_dim")
+    meta_keys = (
+        "format_version",
+        "genmod_version",
+        "resolved_binarize",
+        "data_shape",
+        "condition_dim",
+    )
     meta = {k: data.pop(k) for k in meta_keys if k in data}
     return RunConfig.from_dict(data, source=str(run_dir / CONFIG_FILE)), meta
 

@@ -1,6 +1,6 @@
 """Reading and writing the small TOML files genmod uses (configs, run metadata).
 
-Reading uses the standard library (``tomllib``, or ``tomli`` before Python 3.11). Writing covers
+Reading uses the standard library's ``tomllib``. Writing covers
 what genmod writes: top-level scalars and lists, and one level of tables. ``None`` values are
 left out (TOML has no null).
 """
@@ -10,17 +10,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from genmod.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 def _format(value: Any, key: str) -> str:

@@ -112,7 +112,7 @@ class Trainer:
         for i in tf.range(count):
             step = start + i
             indices = order[step * self.batch_size : (step + 1) * self.batch_size]
-            seeds = self.rng.make_seeds(2)
+            seeds = tf.cast(self.rng.make_seeds(2), tf.int32)
             x, condition = self._batch(indices, seeds[:, 0])
             sums += self.train_step(x, condition, seeds[:, 1])
         return sums

@@ -7,7 +7,6 @@ and 64 filters; a decoder from a dense 7x7x32 map through stride-2 transposed co
 
 from genmod import hookimpl
 from genmod.options import Option
-
 from genmod_builtins.mlp import ACTIVATIONS
 
 

@@ -29,9 +29,7 @@ class DiagonalGaussian(PosteriorFamily):
 
     def __call__(self, params):
         loc, raw = tf.split(params, 2, axis=-1)
-        return tfd.MultivariateNormalDiag(
-            loc=loc, scale_diag=tf.nn.softplus(raw) + self.min_scale
-        )
+        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.nn.softplus(raw) + self.min_scale)
 
 
 class FullCovarianceGaussian(PosteriorFamily):

@@ -1,0 +1,1 @@
+"""The built-in ``genmod`` sub-commands, one module each (imported by :mod:`genmod.cli`)."""

@@ -168,7 +168,9 @@ def restore_newest_readable(
         try:
             checkpoint.read(str(prefix)).assert_existing_objects_matched()
             return prefix
-        except (tf.errors.OpError, ValueError, AssertionError) as exc:
+        # what TensorFlow raises for truncated or garbled files (IndexError: "Read less bytes
+        # than requested"), and for a checkpoint of another model (AssertionError)
+        except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError) as exc:
             reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc)
             failures.append(f"{prefix.name} ({reason})")
             log(f"checkpoint {prefix.name} is unreadable ({reason}); trying the previous one")
@@ -307,11 +309,15 @@ class RunLoop:
                 self._save_interrupted(manager, epoch, request.done, stop)
             except TrainingDiverged as exc:
                 self._write_summary("diverged", message=str(exc))
+                kept = f"epoch {epoch - 1}" + (f" + {start_step} steps" if start_step else "")
                 raise TrainingDiverged(
-                    f"epoch {epoch}: {exc} Training stopped; the run folder keeps the last good "
-                    f"checkpoint (epoch {epoch - 1}"
-                    + (f" + {start_step} steps" if start_step else "")
-                    + f") in {self.checkpoint_dir}."
+                    f"epoch {epoch}: {exc} Training stopped; "
+                    + (
+                        f"the run folder keeps the last good checkpoint ({kept}) in "
+                        f"{self.checkpoint_dir}."
+                        if epoch > 1 or start_step
+                        else "no checkpoint had been saved yet."
+                    )
                 ) from None
             train_seconds = time.perf_counter() - started
             self.step_in_epoch.assign(0)

@@ -136,9 +136,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     assert np.all(np.isfinite(latest.model.sample(2, seed=[1, 2]).numpy()))
 
 
-def test_disk_full_while_appending_metrics_leaves_no_corrupt_file(
-    tmp_path, mnist_dir, monkeypatch
-):
+def test_disk_full_while_appending_metrics_leaves_no_corrupt_file(tmp_path, mnist_dir, monkeypatch):
     real_write = os.write
     calls = {"metrics": 0}
 

@@ -142,6 +142,7 @@ def resume(
             f"the data has shape {splits.train.data_shape}, but {str(run_dir)!r} was trained on "
             f"{data_shape}."
         )
+    keras.utils.set_random_seed(config.seed)  # the initial weights, if no checkpoint was saved
     assembled = build_model(config, registry, data_shape, int(meta.get("condition_dim", 0)))
     if epochs is not None:
         rundir.write_config(run_dir, config, meta_for_write(meta))

@@ -242,6 +242,12 @@ class RunLoop:
     def restore(self) -> None:
         """Continue from the newest readable checkpoint; cut metrics back to its epochs."""
         _remove_temporary_checkpoints(self.checkpoint_dir)
+        if not checkpoint_prefixes(self.checkpoint_dir):
+            # killed before the first checkpoint: the model was rebuilt from the run's seed,
+            # so starting over is the same run
+            self.log("no checkpoint was saved yet: starting the run from the beginning")
+            self.history = rundir.keep_metrics_up_to(self.run_dir, 0)
+            return
         prefix = restore_newest_readable(self.checkpoint, self.checkpoint_dir, self.log)
         epoch, step = int(self.epoch.numpy()), int(self.step_in_epoch.numpy())
         where = f"epoch {epoch}" + (f" + {step} steps" if step else "")
@@ -252,13 +258,17 @@ class RunLoop:
         def manager(directory: Path, keep: int) -> tf.train.CheckpointManager:
             try:
                 return tf.train.CheckpointManager(
-                    self.checkpoint, str(directory), max_to_keep=keep,
+                    self.checkpoint,
+                    str(directory),
+                    max_to_keep=keep,
                     checkpoint_name=CHECKPOINT_PREFIX,
                 )
             except (tf.errors.OpError, ValueError):  # an unreadable state file: start afresh
                 (directory / "checkpoint").unlink(missing_ok=True)
                 return tf.train.CheckpointManager(
-                    self.checkpoint, str(directory), max_to_keep=keep,
+                    self.checkpoint,
+                    str(directory),
+                    max_to_keep=keep,
                     checkpoint_name=CHECKPOINT_PREFIX,
                 )
 
@@ -276,9 +286,9 @@ class RunLoop:
         try:
             with stop.installed():
                 self._epochs(manager, best_manager, writer, stop)
+                self._finish()  # a signal now is ignored: the last epoch's checkpoint is saved
         finally:
             writer.close()
-        self._finish()
         return self.history
 
     def _epochs(self, manager, best_manager, writer, stop: StopFlag) -> None:
@@ -418,8 +428,10 @@ class RunLoop:
 
         with writer.as_default():
             for key, value in record.items():
-                if key != "epoch" and isinstance(value, (int, float)) and not isinstance(
-                    value, bool
+                if (
+                    key != "epoch"
+                    and isinstance(value, (int, float))
+                    and not isinstance(value, bool)
                 ):
                     tensorboard.scalar(key, value, epoch)
             for tag, path in (("samples", frame), ("reconstructions", recon)):
@@ -435,7 +447,9 @@ class RunLoop:
         )
         if "validation_elbo" in record:
             line += f" | validation ELBO {record['validation_elbo']:.2f}"
-        return line + f" | test ELBO {record['test_elbo']:.2f} nats | {record['train_seconds']:.1f}s"
+        return (
+            line + f" | test ELBO {record['test_elbo']:.2f} nats | {record['train_seconds']:.1f}s"
+        )
 
     # ----------------------------------------------------------------------------- finish
     def _finish(self) -> None:

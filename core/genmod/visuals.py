@@ -108,7 +108,9 @@ def samples_picture(model, path: Path, *, n: int = 64, seed: int = 0, label: int
 
 def reconstruction_picture(model, images, labels, path: Path, *, binarize: str, n: int = 32):
     """Rows alternate: 8 inputs, then their 8 reconstructions."""
-    x, r = reconstructions(model, images[:n], None if labels is None else labels[:n], binarize=binarize)
+    x, r = reconstructions(
+        model, images[:n], None if labels is None else labels[:n], binarize=binarize
+    )
     columns = 8
     rows = []
     for start in range(0, len(x), columns):

@@ -219,9 +219,7 @@ def _check_resume_conflicts(run_dir: str, config: RunConfig, given_keys: set[str
         )
 
 
-def resume_run(
-    run_dir: str, *, epochs: int | None, data_dir: str | None, quiet: bool
-) -> None:
+def resume_run(run_dir: str, *, epochs: int | None, data_dir: str | None, quiet: bool) -> None:
     """Continue a run (``genmod resume`` and ``genmod run --resume``)."""
     quiet_tensorflow()
     from genmod.api import resume

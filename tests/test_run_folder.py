@@ -212,3 +212,11 @@ def test_sigkill_then_sigterm_then_resume_matches_an_uninterrupted_run(tmp_path,
     a, b = load_run(run_dir).model, load_run(tmp_path / "straight").model
     for x, y in zip(a.variables, b.variables, strict=True):
         np.testing.assert_array_equal(x.numpy(), y.numpy())
+
+
+def test_python_api_builds_a_model_from_names():
+    from genmod.api import RunConfig, build
+
+    model = build(RunConfig(encoder="cnn", latent_dim=2))
+    assert model.latent_dim == 2
+    assert tuple(model.sample(3, seed=[0, 1]).shape) == (3, 28, 28, 1)

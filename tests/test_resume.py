@@ -175,7 +175,7 @@ def test_disk_full_while_checkpointing_is_a_clear_error(tmp_path, mnist_dir, mon
     assert names == ["ckpt-10.index"]
 
 
-def test_older_and_newer_run_folder_formats(tmp_path, mnist_dir):
+def test_older_and_newer_formats_and_other_data_are_refused(tmp_path, mnist_dir):
     train(tiny(epochs=1), data_dir=mnist_dir, out_dir=tmp_path / "r")
     config_file = tmp_path / "r" / "config.toml"
     text = config_file.read_text()
@@ -184,6 +184,13 @@ def test_older_and_newer_run_folder_formats(tmp_path, mnist_dir):
         resume(tmp_path / "r", epochs=2)
     with pytest.raises(RunDirError, match="format 99"):
         load_run(tmp_path / "r")
+    config_file.write_text(
+        text.replace("format_version = 2", "format_version = 2\ntrain_size = 600").replace(
+            "train_size = 640\n", ""
+        )
+    )
+    with pytest.raises(RunDirError, match="differs from the data"):
+        resume(tmp_path / "r", epochs=2)
     config_file.write_text(text.replace("format_version = 2", "format_version = 1"))
     with pytest.raises(RunDirError, match="only format 2 runs can be resumed"):
         resume(tmp_path / "r", epochs=2)

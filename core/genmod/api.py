@@ -99,6 +99,7 @@ def train(
         "resolved_binarize": assembled.binarize,
         "data_shape": list(data.data_shape),
         "condition_dim": int(assembled.model.condition_dim),
+        "data_fingerprint": splits.fingerprint(),
     }
     if data_dir is not None:
         meta["data_dir"] = str(Path(data_dir).expanduser().resolve())
@@ -141,6 +142,12 @@ def resume(
         raise RunDirError(
             f"the data has shape {splits.train.data_shape}, but {str(run_dir)!r} was trained on "
             f"{data_shape}."
+        )
+    recorded = meta.get("data_fingerprint")
+    if recorded is not None and recorded != splits.fingerprint():
+        raise RunDirError(
+            f"the training data found now differs from the data {str(run_dir)!r} was trained "
+            "on (fingerprint mismatch); resume with the same --data-dir and dataset files."
         )
     keras.utils.set_random_seed(config.seed)  # the initial weights, if no checkpoint was saved
     assembled = build_model(config, registry, data_shape, int(meta.get("condition_dim", 0)))

@@ -46,6 +46,7 @@ META_KEYS = (
     "data_shape",
     "condition_dim",
     "data_dir",
+    "data_fingerprint",
 )
 #: older run-folder formats that can still be loaded (sampled from), but not resumed
 READABLE_FORMATS = (1, CONFIG_FORMAT_VERSION)

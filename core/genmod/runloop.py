@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import shutil
 import signal
 import threading
@@ -60,6 +61,16 @@ class Splits:
     train: DatasetArrays  # x_train/y_train: training items; x_test/y_test: test items
     x_validation: np.ndarray | None
     y_validation: np.ndarray | None
+
+    def fingerprint(self) -> str:
+        """A short SHA-256 of the training and validation items, so that a resume on other
+        data is caught."""
+        digest = hashlib.sha256()
+        for array in (self.train.x_train, self.train.y_train, self.x_validation):
+            if array is not None:
+                digest.update(str(array.shape).encode())
+                digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()[:16]
 
 
 def load_splits(config: RunConfig, registry, data_dir: str | Path | None) -> Splits:

@@ -134,11 +134,11 @@ def test_config_file_with_command_line_overrides(tmp_path, mnist_dir):
     assert written["epochs"] == 1 and written["latent_dim"] == 3  # option over file; file
     assert written["encoder_options"]["hidden"] == [32] and written["batch_size"] == 64
     # the resolved config.toml is itself a config file that repeats the run (data dir included)
-    again = invoke("run", "--config", out / "config.toml", "--out", tmp_path / "again", "-q")
+    again = invoke("run", "--config", out / "config.toml", "--out", tmp_path / "again", "--json")
     assert again.exit_code == 0, again.output
-    first = (out / "metrics.jsonl").read_text().splitlines()
-    second = (tmp_path / "again" / "metrics.jsonl").read_text().splitlines()
-    assert json.loads(first[0])["test_elbo"] == json.loads(second[0])["test_elbo"]
+    report = json.loads(again.output)  # --json: one JSON object and nothing else on stdout
+    first = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert report["epochs_done"] == 1 and report["final"]["test_elbo"] == first["test_elbo"]
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -160,6 +161,9 @@ def _component_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help="Continue the interrupted run in --out (only --epochs may differ from the run).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or per-epoch lines.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print only a JSON object with the result at the end."
+)
 @handle_errors
 def run(**params: Any) -> None:
     """Train a model on a dataset and write a run folder.
@@ -186,7 +190,13 @@ def run(**params: Any) -> None:
             raise ConfigError("--resume needs --out RUN_DIR: the run folder to continue.")
         _check_resume_conflicts(params["out_dir"], config, given_keys)
         epochs = config.epochs if "epochs" in given_keys else None
-        resume_run(params["out_dir"], epochs=epochs, data_dir=data_dir, quiet=params["quiet"])
+        resume_run(
+            params["out_dir"],
+            epochs=epochs,
+            data_dir=data_dir,
+            quiet=params["quiet"],
+            as_json=params["as_json"],
+        )
         return
     quiet_tensorflow()
     from genmod.api import train
@@ -201,6 +211,7 @@ def run(**params: Any) -> None:
             progress=progress,
         ),
         quiet=params["quiet"],
+        as_json=params["as_json"],
     )
 
 
@@ -219,7 +230,9 @@ def _check_resume_conflicts(run_dir: str, config: RunConfig, given_keys: set[str
         )
 
 
-def resume_run(run_dir: str, *, epochs: int | None, data_dir: str | None, quiet: bool) -> None:
+def resume_run(
+    run_dir: str, *, epochs: int | None, data_dir: str | None, quiet: bool, as_json: bool = False
+) -> None:
     """Continue a run (``genmod resume`` and ``genmod run --resume``)."""
     quiet_tensorflow()
     from genmod.api import resume
@@ -229,20 +242,21 @@ def resume_run(run_dir: str, *, epochs: int | None, data_dir: str | None, quiet:
             run_dir, epochs=epochs, data_dir=data_dir, log=log, progress=progress
         ),
         quiet=quiet,
+        as_json=as_json,
     )
 
 
-def run_with_display(start: Callable[..., Any], *, quiet: bool) -> None:
+def run_with_display(start: Callable[..., Any], *, quiet: bool, as_json: bool = False) -> None:
     """Run ``start(log, progress)`` with a progress bar (on a terminal, unless quiet) and
-    print the final line; Ctrl-C/SIGTERM end with exit code 128 + signal after the
-    checkpoint was saved."""
+    print the final line (``as_json``: only a JSON object); Ctrl-C/SIGTERM end with exit code
+    128 + signal after the checkpoint was saved."""
     from genmod.runloop import TrainingInterrupted
 
-    bar = _ProgressBar(enabled=not quiet and sys.stderr.isatty())
+    bar = _ProgressBar(enabled=not quiet and not as_json and sys.stderr.isatty())
 
     def log(line: str) -> None:
         bar.clear()
-        if not quiet:
+        if not quiet and not as_json:
             click.echo(line)
 
     started = time.perf_counter()
@@ -252,7 +266,28 @@ def run_with_display(start: Callable[..., Any], *, quiet: bool) -> None:
         bar.clear()
         click.echo(f"Interrupted: {exc}", err=True)
         sys.exit(128 + exc.signal_number)
+    except KeyboardInterrupt:
+        bar.clear()
+        click.echo(
+            "Aborted by a second Ctrl-C: work since the last checkpoint is lost; "
+            "`genmod resume RUN` continues from that checkpoint.",
+            err=True,
+        )
+        sys.exit(130)
     bar.clear()
+    if as_json:
+        last = result.history[-1] if result.history else None
+        click.echo(
+            json.dumps(
+                {
+                    "run_dir": str(result.run_dir),
+                    "epochs_done": last["epoch"] if last else 0,
+                    "seconds": round(time.perf_counter() - started, 1),
+                    "final": last,
+                }
+            )
+        )
+        return
     if not result.history:
         click.echo(f"no epoch finished; run folder: {result.run_dir}")
         return

@@ -177,7 +177,9 @@ def restore_newest_readable(
     failures = []
     for prefix in checkpoint_prefixes(directory):
         try:
-            checkpoint.read(str(prefix)).assert_existing_objects_matched()
+            status = checkpoint.read(str(prefix))
+            status.assert_existing_objects_matched()
+            status.expect_partial()  # the manager's save counter is not ours to restore
             return prefix
         # what TensorFlow raises for truncated or garbled files (IndexError: "Read less bytes
         # than requested"), and for a checkpoint of another model (AssertionError)
@@ -292,6 +294,11 @@ class RunLoop:
     def run(self) -> list[dict[str, Any]]:
         """Train the remaining epochs; returns the metrics of every finished epoch."""
         manager, best_manager = self._managers()
+        if int(self.epoch.numpy()) >= self.config.epochs:
+            self.log(
+                f"the run has finished all {self.config.epochs} epochs; nothing to train "
+                "(pass --epochs to train further). Rewriting the final model and pictures."
+            )
         writer = tf.summary.create_file_writer(str(self.run_dir / rundir.TENSORBOARD_DIR))
         stop = StopFlag()
         try:

@@ -11,7 +11,7 @@ Importing this module imports TensorFlow.
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +21,30 @@ import keras
 import tensorflow as tf
 
 from genmod import rundir
-from genmod.build import build_model, load_dataset
+from genmod.build import build_model
 from genmod.config import RunConfig
-from genmod.errors import RunDirError
-from genmod.evaluation import evaluate_elbo
+from genmod.errors import ConfigError, RunDirError
 from genmod.plugins import Registry, get_registry
-from genmod.training import Trainer
+from genmod.runloop import (
+    RunLoop,
+    TrainingInterrupted,
+    checkpoint_prefixes,
+    load_splits,
+    model_checkpoint,
+)
+from genmod.training import TrainingDiverged
 
-__all__ = ["LoadedRun", "RunConfig", "RunResult", "load_run", "train"]
+__all__ = [
+    "LoadedRun",
+    "RunConfig",
+    "RunResult",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "build",
+    "load_run",
+    "resume",
+    "train",
+]
 
 
 @dataclass
@@ -47,16 +63,8 @@ class RunResult:
         return {k[len("test_") :]: v for k, v in last.items() if k.startswith("test_")}
 
 
-def _checkpoint(model, trainer: Trainer | None, epoch: tf.Variable | None) -> tf.train.Checkpoint:
-    # Variables are tracked as ordered lists: Keras 3 layer names are process-global counters,
-    # so name-based matching would not survive a restart, while the construction order does.
-    parts: dict[str, Any] = {"model": list(model.variables)}
-    if trainer is not None:
-        parts["optimizer"] = list(trainer.optimizer.variables)
-        parts["rng"] = trainer.rng
-    if epoch is not None:
-        parts["epoch"] = epoch
-    return tf.train.Checkpoint(**parts)
+def _epochs_done(run_dir: Path) -> int:
+    return int(rundir.read_summary(run_dir).get("epochs_done", 0))
 
 
 def train(
@@ -69,83 +77,91 @@ def train(
     log: Callable[[str], None] | None = None,
     progress: Callable[[int, int, int, dict[str, float]], None] | None = None,
 ) -> RunResult:
-    """Train a model described by ``config`` and write a run folder.
+    """Train a model described by ``config`` and write a run folder (docs/runs.md).
 
     ``progress(epoch, steps_done, steps_per_epoch, running_means)`` is called during each
     epoch; ``log`` receives one line per epoch. Raises :class:`genmod.errors.GenmodError`
-    subclasses for bad input.
+    subclasses for bad input, :class:`genmod.runloop.TrainingInterrupted` after Ctrl-C or
+    SIGTERM (a checkpoint was saved; :func:`resume` continues) and
+    :class:`genmod.training.TrainingDiverged` when the loss becomes NaN or infinite.
     """
     registry = registry or get_registry()
     log = log or (lambda line: None)
     config = config.resolve(registry)
-    _, data = load_dataset(config, registry, data_dir)
+    splits = load_splits(config, registry, data_dir)
+    data = splits.train
     out = Path(out_dir) if out_dir else rundir.default_run_dir(config)
     run_dir = rundir.prepare_run_dir(out, overwrite=overwrite)
 
     keras.utils.set_random_seed(config.seed)
     assembled = build_model(config, registry, data.data_shape)
-    model = assembled.model
-    rundir.write_config(
-        run_dir,
-        config,
-        {
-            "resolved_binarize": assembled.binarize,
-            "data_shape": list(data.data_shape),
-            "condition_dim": int(model.condition_dim),
-        },
-    )
-    trainer = Trainer(
-        model,
-        assembled.objective,
-        data.x_train,
-        data.y_train,
-        binarize=assembled.binarize,
-        batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        seed=config.seed,
-        steps_per_execution=config.steps_per_execution,
-    )
-    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    manager = tf.train.CheckpointManager(
-        _checkpoint(model, trainer, epoch_var), run_dir / rundir.CHECKPOINT_DIR, max_to_keep=3
-    )
-    history: list[dict[str, Any]] = []
-    for epoch in range(1, config.epochs + 1):
-        started = time.perf_counter()
+    meta: dict[str, Any] = {
+        "resolved_binarize": assembled.binarize,
+        "data_shape": list(data.data_shape),
+        "condition_dim": int(assembled.model.condition_dim),
+        "data_fingerprint": splits.fingerprint(),
+    }
+    if data_dir is not None:
+        meta["data_dir"] = str(Path(data_dir).expanduser().resolve())
+    rundir.write_config(run_dir, config, meta)
+    loop = RunLoop(run_dir, config, assembled, splits, log=log, progress=progress)
+    history = loop.run()
+    return RunResult(run_dir, config, assembled.model, history)
 
-        def on_progress(done: int, means: dict[str, float], epoch: int = epoch) -> None:
-            if progress is not None:
-                progress(epoch, done, trainer.steps_per_epoch, means)
 
-        train_metrics = trainer.train_epoch(on_progress)
-        train_seconds = time.perf_counter() - started
-        test_metrics = evaluate_elbo(
-            model,
-            data.x_test,
-            data.y_test,
-            binarize=assembled.binarize,
-            batch_size=config.eval_batch_size,
-            seed=config.eval_seed,
+def resume(
+    run_dir: str | Path,
+    *,
+    epochs: int | None = None,
+    data_dir: str | Path | None = None,
+    registry: Registry | None = None,
+    log: Callable[[str], None] | None = None,
+    progress: Callable[[int, int, int, dict[str, float]], None] | None = None,
+) -> RunResult:
+    """Continue the run in ``run_dir`` from its newest readable checkpoint.
+
+    ``epochs`` raises the number of epochs (the only setting a resume may change); the data is
+    read from ``data_dir``, else from the folder the run was started with.
+    """
+    registry = registry or get_registry()
+    log = log or (lambda line: None)
+    run_dir = Path(run_dir)
+    config, meta = rundir.read_config(run_dir)
+    rundir.require_resumable(run_dir, meta)
+    if epochs is not None:
+        done = _epochs_done(run_dir)
+        if epochs < max(done, 1):
+            raise ConfigError(
+                f"--epochs {epochs} is less than the {done} epoch(s) this run has finished."
+            )
+        config = dataclasses.replace(config, epochs=epochs)
+    config = config.resolve(registry)
+    splits = load_splits(config, registry, data_dir or meta.get("data_dir"))
+    data_shape = tuple(meta.get("data_shape") or ())
+    if tuple(splits.train.data_shape) != data_shape:
+        raise RunDirError(
+            f"the data has shape {splits.train.data_shape}, but {str(run_dir)!r} was trained on "
+            f"{data_shape}."
         )
-        record: dict[str, Any] = {"epoch": epoch, "step": int(trainer.optimizer.iterations)}
-        record.update({f"train_{k}": v for k, v in train_metrics.items()})
-        record.update({f"test_{k}": v for k, v in test_metrics.items()})
-        record["train_seconds"] = round(train_seconds, 3)
-        record["images_per_second"] = round(
-            trainer.steps_per_epoch * trainer.batch_size / train_seconds, 1
+    recorded = meta.get("data_fingerprint")
+    if recorded is not None and recorded != splits.fingerprint():
+        raise RunDirError(
+            f"the training data found now differs from the data {str(run_dir)!r} was trained "
+            "on (fingerprint mismatch); resume with the same --data-dir and dataset files."
         )
-        epoch_var.assign(epoch)
-        manager.save(checkpoint_number=epoch)
-        rundir.append_metrics(run_dir, record)
-        history.append(record)
-        log(
-            f"epoch {epoch}/{config.epochs}: train loss {train_metrics['loss']:.2f} "
-            f"(reconstruction {train_metrics['reconstruction']:.2f}, kl {train_metrics['kl']:.2f})"
-            f" | test ELBO {test_metrics['elbo']:.2f} nats | {train_seconds:.1f}s"
-        )
-    _checkpoint(model, None, None).write(str(run_dir / rundir.MODEL_DIR / "weights"))
-    rundir.write_summary(run_dir, {"epochs": config.epochs, "final": history[-1]})
-    return RunResult(run_dir, config, model, history)
+    keras.utils.set_random_seed(config.seed)  # the initial weights, if no checkpoint was saved
+    assembled = build_model(config, registry, data_shape, int(meta.get("condition_dim", 0)))
+    if epochs is not None:
+        rundir.write_config(run_dir, config, meta_for_write(meta))
+    loop = RunLoop(run_dir, config, assembled, splits, log=log, progress=progress)
+    loop.restore()
+    history = loop.run()
+    return RunResult(run_dir, config, assembled.model, history)
+
+
+def meta_for_write(meta: dict[str, Any]) -> dict[str, Any]:
+    """The metadata of a run as :func:`genmod.rundir.write_config` takes it back."""
+    return {k: v for k, v in meta.items() if k not in ("format_version", "genmod_version")}
 
 
 @dataclass
@@ -162,8 +178,14 @@ class LoadedRun:
         return str(self.meta.get("resolved_binarize", "dynamic"))
 
 
-def load_run(run_dir: str | Path, registry: Registry | None = None) -> LoadedRun:
-    """Rebuild a run's model from its ``config.toml`` and restore its final weights."""
+def load_run(
+    run_dir: str | Path, registry: Registry | None = None, *, checkpoint: str = "final"
+) -> LoadedRun:
+    """Rebuild a run's model from its ``config.toml`` and restore its weights.
+
+    ``checkpoint``: ``final`` (the exported model of a finished run), ``best`` (best
+    validation ELBO) or ``latest`` (the newest training checkpoint, e.g. of an interrupted run).
+    """
     registry = registry or get_registry()
     run_dir = Path(run_dir)
     config, meta = rundir.read_config(run_dir)
@@ -172,8 +194,48 @@ def load_run(run_dir: str | Path, registry: Registry | None = None) -> LoadedRun
     if not data_shape:
         raise RunDirError(f"{str(run_dir)!r}: config.toml lacks data_shape.")
     assembled = build_model(config, registry, data_shape, int(meta.get("condition_dim", 0)))
-    weights = run_dir / rundir.MODEL_DIR / "weights"
-    if not tf.io.gfile.exists(str(weights) + ".index"):
-        raise RunDirError(f"{str(run_dir)!r} has no final weights (did the run finish?).")
-    _checkpoint(assembled.model, None, None).read(str(weights)).assert_existing_objects_matched()
+    weights = _weights_prefix(run_dir, checkpoint)
+    try:
+        reader = model_checkpoint(assembled.model).read(str(weights))
+        reader.expect_partial().assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError) as exc:
+        raise RunDirError(
+            f"{str(run_dir)!r}: the {checkpoint} weights ({weights.name}) cannot be read: "
+            f"{str(exc).strip().splitlines()[0][:200]}"
+        ) from None
     return LoadedRun(run_dir, config, meta, assembled.model)
+
+
+def _weights_prefix(run_dir: Path, which: str) -> Path:
+    if which == "final":
+        for folder in (rundir.MODEL_DIR, rundir.MODEL_DIR + ".old"):  # .old: killed mid-swap
+            prefix = run_dir / folder / "weights"
+            if tf.io.gfile.exists(str(prefix) + ".index"):
+                return prefix
+        raise RunDirError(
+            f"{str(run_dir)!r} has no final weights (did the run finish?). Use "
+            f"`genmod resume {run_dir}` to finish it, or load checkpoint='latest'."
+        )
+    if which not in ("best", "latest"):
+        raise ConfigError(f"checkpoint must be final, best or latest, not {which!r}.")
+    folder = run_dir / rundir.CHECKPOINT_DIR
+    if which == "best":
+        folder = folder / rundir.BEST_DIR
+    prefixes = checkpoint_prefixes(folder)
+    if not prefixes:
+        raise RunDirError(f"{str(run_dir)!r} has no {which} checkpoint in {folder}.")
+    return prefixes[0]
+
+
+def build(
+    config: RunConfig | None = None,
+    *,
+    data_shape: tuple[int, ...] = (28, 28, 1),
+    condition_dim: int = 0,
+    registry: Registry | None = None,
+) -> Any:
+    """An untrained model assembled from component names (variables created), e.g.
+    ``build(RunConfig(encoder="cnn", latent_dim=2))``; returns a :class:`genmod.model.VAE`."""
+    registry = registry or get_registry()
+    resolved = (config or RunConfig()).resolve(registry)
+    return build_model(resolved, registry, data_shape, condition_dim).model

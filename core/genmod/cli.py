@@ -72,7 +72,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Built-in commands register themselves on `cli` when imported.
+from genmod.commands import pictures as _pictures_commands  # noqa: E402, F401
 from genmod.commands import plugins as _plugins_command  # noqa: E402, F401
+from genmod.commands import resume as _resume_command  # noqa: E402, F401
 from genmod.commands import run as _run_command  # noqa: E402, F401
+from genmod.commands import runs as _runs_command  # noqa: E402, F401
 
 __all__ = ["cli", "handle_errors", "main", "quiet_tensorflow"]

@@ -15,7 +15,7 @@ from genmod.options import resolve_options
 from genmod.plugins import Registry
 
 BINARIZATIONS = ("auto", "dynamic", "static", "none")
-CONFIG_FORMAT_VERSION = 1
+CONFIG_FORMAT_VERSION = 2  # 2: validation split, checkpoint position, pictures
 
 #: component kind -> (name field, options field)
 COMPONENT_FIELDS = {
@@ -58,6 +58,8 @@ class RunConfig:
     eval_batch_size: int = 500
     eval_seed: int = 0
     steps_per_execution: int = 50
+    validation_size: int = 5000  # held out of the end of the training set; 0: no validation
+    checkpoints_to_keep: int = 3  # the last N epoch checkpoints (the best one is kept apart)
 
     def validate_scalars(self) -> None:
         """Check every non-component field; raise :class:`ConfigError` naming the option."""
@@ -120,6 +122,18 @@ class RunConfig:
             integer(self.steps_per_execution) and self.steps_per_execution >= 1,
             "steps-per-execution",
             self.steps_per_execution,
+            "an integer >= 1",
+        )
+        need(
+            integer(self.validation_size) and self.validation_size >= 0,
+            "validation-size",
+            self.validation_size,
+            "an integer >= 0 (0: no validation split)",
+        )
+        need(
+            integer(self.checkpoints_to_keep) and self.checkpoints_to_keep >= 1,
+            "checkpoints-to-keep",
+            self.checkpoints_to_keep,
             "an integer >= 1",
         )
         for name in ("dataset", "encoder", "likelihood", "prior", "posterior", "objective"):

@@ -1,19 +1,26 @@
 """The run directory: where a run keeps its configuration, metrics and weights.
 
-Layout (format version 1)::
+Layout (format version 2; docs/runs.md describes it for users)::
 
     RUN/config.toml          resolved configuration (+ genmod version, format version)
     RUN/metrics.jsonl        one JSON object per finished epoch
-    RUN/checkpoints/         tf.train.CheckpointManager: model, optimizer, RNG, epoch
+    RUN/checkpoints/         tf.train.CheckpointManager: model, optimizer, RNG, epoch, position
+    RUN/checkpoints/best/    the checkpoint with the best validation ELBO so far
+    RUN/tensorboard/         TensorBoard event files (scalars, sample/reconstruction images)
+    RUN/pictures/            PNG pictures (samples per epoch, samples.gif, reconstructions...)
     RUN/model/weights*       final model weights (tf.train.Checkpoint format)
-    RUN/summary.json         final metrics, written when the run ends
+    RUN/summary.json         status (running/finished/interrupted/diverged) and last metrics
 
-Nothing here imports TensorFlow.
+Every file is written so that a kill at any moment leaves either the old or the new version
+(temporary file + rename; metrics lines are appended whole or cut back). Nothing here imports
+TensorFlow.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -28,6 +35,21 @@ METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 CHECKPOINT_DIR = "checkpoints"
 MODEL_DIR = "model"
+BEST_DIR = "best"
+TENSORBOARD_DIR = "tensorboard"
+PICTURES_DIR = "pictures"
+#: config.toml keys that describe the run rather than configure it
+META_KEYS = (
+    "format_version",
+    "genmod_version",
+    "resolved_binarize",
+    "data_shape",
+    "condition_dim",
+    "data_dir",
+    "data_fingerprint",
+)
+#: older run-folder formats that can still be loaded (sampled from), but not resumed
+READABLE_FORMATS = (1, CONFIG_FORMAT_VERSION)
 
 
 def default_run_dir(config: RunConfig, root: Path = Path("runs")) -> Path:
@@ -80,27 +102,63 @@ def read_config(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
         raise RunDirError(f"{str(run_dir)!r} is not a genmod run folder (no {CONFIG_FILE}).")
     data = tomlio.load(run_dir / CONFIG_FILE)
     version = data.get("format_version")
-    if version != CONFIG_FORMAT_VERSION:
+    if version not in READABLE_FORMATS:
         raise RunDirError(
             f"{str(run_dir)!r} was written in run-folder format {version!r}; this genmod reads "
-            f"format {CONFIG_FORMAT_VERSION}. Use the genmod version that wrote it "
-            f"({data.get('genmod_version', 'unknown')})."
+            f"formats {', '.join(map(str, READABLE_FORMATS))}. Use the genmod version that wrote "
+            f"it ({data.get('genmod_version', 'unknown')})."
         )
-    meta_keys = (
-        "format_version",
-        "genmod_version",
-        "resolved_binarize",
-        "data_shape",
-        "condition_dim",
-    )
-    meta = {k: data.pop(k) for k in meta_keys if k in data}
+    meta = {k: data.pop(k) for k in META_KEYS if k in data}
+    if version == 1:
+        data.setdefault("validation_size", 0)  # format 1 had no validation split
     return RunConfig.from_dict(data, source=str(run_dir / CONFIG_FILE)), meta
 
 
+def require_resumable(run_dir: Path, meta: dict[str, Any]) -> None:
+    """Refuse to resume a run folder of an older format (its checkpoints lack the position)."""
+    if meta.get("format_version") != CONFIG_FORMAT_VERSION:
+        raise RunDirError(
+            f"{str(run_dir)!r} was written in run-folder format {meta.get('format_version')!r} "
+            f"by genmod {meta.get('genmod_version', 'unknown')}; only format "
+            f"{CONFIG_FORMAT_VERSION} runs can be resumed (older ones can still be sampled from)."
+        )
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line to ``path`` whole, or not at all: a failed write is cut back."""
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        except OSError:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
+
+
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
-    with open(Path(run_dir) / METRICS_FILE, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record) + "\n")
-        handle.flush()
+    append_line(Path(run_dir) / METRICS_FILE, json.dumps(record))
+
+
+def keep_metrics_up_to(run_dir: Path, epoch: int) -> list[dict[str, Any]]:
+    """Rewrite ``metrics.jsonl`` with only the records of epochs ``<= epoch`` (resume); return
+    them. Later records belong to work that a resumed run redoes, so they would be duplicates."""
+    kept = [r for r in read_metrics(run_dir) if int(r.get("epoch", 0)) <= epoch]
+    path = Path(run_dir) / METRICS_FILE
+    if path.exists():
+        tomlio.write_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
+    return kept
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -120,3 +178,12 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
     tomlio.write_atomic(Path(run_dir) / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    """``summary.json`` as a dict ({} when missing or unreadable)."""
+    path = Path(run_dir) / SUMMARY_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

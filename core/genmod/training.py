@@ -118,17 +118,31 @@ class Trainer:
         return sums
 
     def train_epoch(
-        self, progress: Callable[[int, dict[str, float]], None] | None = None
+        self,
+        progress: Callable[[int, dict[str, float]], None] | None = None,
+        *,
+        shuffle_seed: tf.Tensor | None = None,
+        start_step: int = 0,
+        start_sums: np.ndarray | None = None,
     ) -> dict[str, float]:
         """One pass over the (reshuffled) training set; returns metric means over the epoch.
 
-        ``progress(steps_done, running_means)`` is called after every chunk of steps.
+        ``progress(steps_done, running_means)`` is called after every chunk of steps, when
+        ``self.epoch_sums`` holds the metric sums (float64) of the steps done so far.
+        ``shuffle_seed`` (int64 ``[2]``) fixes the epoch's permutation; by default it is drawn
+        from the run's generator. ``start_step`` and ``start_sums`` continue an epoch that was
+        stopped after that many steps (resume from a mid-epoch checkpoint).
         """
+        if shuffle_seed is None:
+            shuffle_seed = self.rng.make_seeds(1)[:, 0]
         order = tf.random.experimental.stateless_shuffle(
-            tf.range(self.num_items), seed=self.rng.make_seeds(1)[:, 0]
+            tf.range(self.num_items), seed=shuffle_seed
         )
         totals = np.zeros(len(self.metric_names), np.float64)
-        done = 0
+        if start_sums is not None:
+            totals += np.asarray(start_sums, np.float64)
+        done = int(start_step)
+        self.epoch_sums = totals.copy()
         while done < self.steps_per_epoch:
             count = min(self.steps_per_execution, self.steps_per_epoch - done)
             sums = self._train_chunk(
@@ -141,6 +155,7 @@ class Trainer:
                 )
             totals += sums
             done += count
+            self.epoch_sums = totals.copy()
             if progress is not None:
                 progress(done, dict(zip(self.metric_names, totals / done, strict=True)))
         return {k: float(v) for k, v in zip(self.metric_names, totals / done, strict=True)}

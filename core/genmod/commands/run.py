@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
 from genmod.cli import DEFAULTS, cli, handle_errors, quiet_tensorflow
 from genmod.config import BINARIZATIONS, COMPONENT_FIELDS, RunConfig
-from genmod.errors import GenmodError
+from genmod.configfile import ConfigFile, conflicts, merge, read_config_file
+from genmod.errors import ConfigError, GenmodError
 from genmod.options import parse_assignments
 from genmod.plugins import KINDS, get_manager
 
@@ -122,6 +125,29 @@ def _component_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help="Optimizer steps per compiled call (fewer host syncs).",
 )
 @click.option(
+    "--validation-size",
+    type=int,
+    default=DEFAULTS.validation_size,
+    show_default=True,
+    help="Training items held out (from the end of the training set) to pick the best "
+    "checkpoint; 0: none.",
+)
+@click.option(
+    "--checkpoints-to-keep",
+    type=int,
+    default=DEFAULTS.checkpoints_to_keep,
+    show_default=True,
+    help="How many of the latest checkpoints to keep (the best one is kept apart).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A TOML file of settings (keys as in a run's config.toml); options given on the "
+    "command line override it.",
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(),
@@ -129,71 +155,197 @@ def _component_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help="Run folder. Default: runs/<timestamp>-<encoder>-<likelihood>.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace the run in a non-empty --out folder.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the interrupted run in --out (only --epochs may differ from the run).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or per-epoch lines.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print only a JSON object with the result at the end."
+)
 @handle_errors
 def run(**params: Any) -> None:
     """Train a model on a dataset and write a run folder.
 
-    Prints the training loss, reconstruction term, KL and the test-set ELBO (nats per item)
-    after each epoch. The run folder holds config.toml, metrics.jsonl, checkpoints/ and the
-    final weights in model/.
+    Prints the training loss, reconstruction term, KL, the validation and test-set ELBO (nats
+    per item) after each epoch. The run folder (docs/runs.md) holds config.toml,
+    metrics.jsonl, checkpoints/, tensorboard/, pictures/ and the final weights in model/.
+    Ctrl-C or SIGTERM saves a checkpoint; `genmod resume RUN` continues.
     """
-    config = config_from_cli(params)
+    ctx = click.get_current_context()
+    explicit = {
+        name
+        for name in params
+        if ctx.get_parameter_source(name)
+        in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    }
+    file = read_config_file(params["config_file"]) if params["config_file"] else None
+    config, given_keys = config_from_cli(params, explicit, file)
+    data_dir = params["data_dir"] if "data_dir" in explicit else None
+    if data_dir is None and file is not None:
+        data_dir = file.data_dir
+    if params["resume"]:
+        if not params["out_dir"]:
+            raise ConfigError("--resume needs --out RUN_DIR: the run folder to continue.")
+        _check_resume_conflicts(params["out_dir"], config, given_keys)
+        epochs = config.epochs if "epochs" in given_keys else None
+        resume_run(
+            params["out_dir"],
+            epochs=epochs,
+            data_dir=data_dir,
+            quiet=params["quiet"],
+            as_json=params["as_json"],
+        )
+        return
     quiet_tensorflow()
     from genmod.api import train
 
-    quiet = params["quiet"]
-    bar = _ProgressBar(enabled=not quiet and sys.stderr.isatty())
+    run_with_display(
+        lambda log, progress: train(
+            config,
+            data_dir=data_dir,
+            out_dir=params["out_dir"],
+            overwrite=params["overwrite"],
+            log=log,
+            progress=progress,
+        ),
+        quiet=params["quiet"],
+        as_json=params["as_json"],
+    )
+
+
+def _check_resume_conflicts(run_dir: str, config: RunConfig, given_keys: set[str]) -> None:
+    from genmod import rundir
+
+    stored, _ = rundir.read_config(Path(run_dir))
+    stored = stored.resolve(get_manager().registry)
+    found = conflicts(stored, config, given_keys)
+    if found:
+        raise ConfigError(
+            f"--resume: these settings differ from the run in {run_dir!r}: "
+            + "; ".join(found)
+            + ". A resumed run keeps its configuration (only --epochs may change); start a "
+            "new run with another --out instead."
+        )
+
+
+def resume_run(
+    run_dir: str, *, epochs: int | None, data_dir: str | None, quiet: bool, as_json: bool = False
+) -> None:
+    """Continue a run (``genmod resume`` and ``genmod run --resume``)."""
+    quiet_tensorflow()
+    from genmod.api import resume
+
+    run_with_display(
+        lambda log, progress: resume(
+            run_dir, epochs=epochs, data_dir=data_dir, log=log, progress=progress
+        ),
+        quiet=quiet,
+        as_json=as_json,
+    )
+
+
+def run_with_display(start: Callable[..., Any], *, quiet: bool, as_json: bool = False) -> None:
+    """Run ``start(log, progress)`` with a progress bar (on a terminal, unless quiet) and
+    print the final line (``as_json``: only a JSON object); Ctrl-C/SIGTERM end with exit code
+    128 + signal after the checkpoint was saved."""
+    from genmod.runloop import TrainingInterrupted
+
+    bar = _ProgressBar(enabled=not quiet and not as_json and sys.stderr.isatty())
 
     def log(line: str) -> None:
         bar.clear()
-        if not quiet:
+        if not quiet and not as_json:
             click.echo(line)
 
     started = time.perf_counter()
-    result = train(
-        config,
-        data_dir=params["data_dir"],
-        out_dir=params["out_dir"],
-        overwrite=params["overwrite"],
-        log=log,
-        progress=bar.update,
-    )
+    try:
+        result = start(log, bar.update)
+    except TrainingInterrupted as exc:
+        bar.clear()
+        click.echo(f"Interrupted: {exc}", err=True)
+        sys.exit(128 + exc.signal_number)
+    except KeyboardInterrupt:
+        bar.clear()
+        click.echo(
+            "Aborted by a second Ctrl-C: work since the last checkpoint is lost; "
+            "`genmod resume RUN` continues from that checkpoint.",
+            err=True,
+        )
+        sys.exit(130)
     bar.clear()
+    if as_json:
+        last = result.history[-1] if result.history else None
+        click.echo(
+            json.dumps(
+                {
+                    "run_dir": str(result.run_dir),
+                    "epochs_done": last["epoch"] if last else 0,
+                    "seconds": round(time.perf_counter() - started, 1),
+                    "final": last,
+                }
+            )
+        )
+        return
+    if not result.history:
+        click.echo(f"no epoch finished; run folder: {result.run_dir}")
+        return
     test = result.test
     click.echo(
         f"test ELBO {test['elbo']:.2f} nats (reconstruction {test['reconstruction']:.2f}, "
-        f"KL {test['kl']:.2f}) after {config.epochs} epoch(s) in "
+        f"KL {test['kl']:.2f}) after {result.history[-1]['epoch']} epoch(s) in "
         f"{time.perf_counter() - started:.0f}s; run folder: {result.run_dir}"
     )
 
 
-def config_from_cli(params: dict[str, Any]) -> RunConfig:
-    """Build an unresolved :class:`RunConfig` from ``genmod run`` parameters (strings parsed
-    and validated against the registry)."""
-    values: dict[str, Any] = {}
+SCALAR_FIELDS = (
+    "latent_dim",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "seed",
+    "binarize",
+    "train_size",
+    "test_size",
+    "eval_batch_size",
+    "steps_per_execution",
+    "validation_size",
+    "checkpoints_to_keep",
+)
+
+
+def config_from_cli(
+    params: dict[str, Any],
+    explicit: set[str] | None = None,
+    file: ConfigFile | None = None,
+) -> tuple[RunConfig, set[str]]:
+    """The resolved :class:`RunConfig` from ``genmod run`` parameters over an optional config
+    file, and the settings the user gave (in the file or explicitly on the command line).
+
+    ``explicit`` names the parameters given on the command line (or by environment); the
+    others are click's defaults, which a config file overrides. ``None``: all given.
+    """
+    explicit = set(params) if explicit is None else explicit
+    given: dict[str, Any] = {}
     for kind, (name_field, options_field) in COMPONENT_FIELDS.items():
-        values[name_field] = params[name_field]
-        values[options_field] = parse_assignments(params[f"{kind}_opts"], f"--{kind}-opt")
-    for key in (
-        "latent_dim",
-        "epochs",
-        "batch_size",
-        "learning_rate",
-        "seed",
-        "binarize",
-        "train_size",
-        "test_size",
-        "eval_batch_size",
-        "steps_per_execution",
-    ):
-        values[key] = params[key]
-    if values["binarize"] not in BINARIZATIONS:
+        if name_field in explicit:
+            given[name_field] = params[name_field]
+        if f"{kind}_opts" in explicit and params[f"{kind}_opts"]:
+            given[options_field] = parse_assignments(params[f"{kind}_opts"], f"--{kind}-opt")
+    for key in SCALAR_FIELDS:
+        if key in explicit:
+            given[key] = params[key]
+    if given.get("binarize", "auto") not in BINARIZATIONS:
         raise GenmodError(
-            f"--binarize got {values['binarize']!r}; accepted: {', '.join(BINARIZATIONS)}."
+            f"--binarize got {given['binarize']!r}; accepted: {', '.join(BINARIZATIONS)}."
         )
-    config = RunConfig(**values)
-    return config.resolve(get_manager().registry, from_strings=True)
+    defaults = {k: params[k] for k in SCALAR_FIELDS}
+    defaults.update({COMPONENT_FIELDS[k][0]: params[COMPONENT_FIELDS[k][0]] for k in KINDS})
+    file_values = file.values if file is not None else {}
+    values = merge(defaults, file_values, given)
+    config = RunConfig(**values).resolve(get_manager().registry, from_strings=True)
+    return config, set(file_values) | set(given)
 
 
 class _ProgressBar:

@@ -1,0 +1,145 @@
+"""Pictures a person can look at: image grids, animated GIFs and labelled scatter plots.
+
+Pure numpy + Pillow (no TensorFlow, no matplotlib): images come in as float arrays in
+``[0, 1]`` of shape ``[n, height, width, channels]`` with 1 or 3 channels. Every file is written
+to a temporary name and renamed, so a kill leaves either the old picture or the new one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+#: ten colours that stay apart for the ten digit classes (Tableau 10)
+LABEL_COLOURS = (
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Float ``[0, 1]`` (values outside are clipped) -> uint8 ``[n, h, w, c]`` with c in 1, 3."""
+    images = np.asarray(images, np.float32)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"expected images [n, h, w, 1 or 3], got shape {images.shape}")
+    return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def grid(images: np.ndarray, columns: int, *, pad: int = 2, scale: int = 2) -> Image.Image:
+    """Tile ``images`` row by row into one picture, ``columns`` per row, on a grey background.
+
+    ``scale`` enlarges each pixel (nearest neighbour) so 28x28 digits are visible.
+    """
+    tiles = to_uint8(images)
+    n, h, w, c = tiles.shape
+    columns = max(1, min(columns, n))
+    rows = -(-n // columns)
+    canvas = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, c), 128, np.uint8)
+    for i in range(n):
+        r, k = divmod(i, columns)
+        top, left = pad + r * (h + pad), pad + k * (w + pad)
+        canvas[top : top + h, left : left + w] = tiles[i]
+    picture = Image.fromarray(canvas[..., 0] if c == 1 else canvas, "L" if c == 1 else "RGB")
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    return picture
+
+
+def _atomic_save(path: Path, save) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def save_png(picture: Image.Image, path: Path) -> Path:
+    """Write ``picture`` as PNG to ``path`` (atomically); returns the path."""
+    return _atomic_save(path, lambda tmp: picture.save(tmp, format="PNG"))
+
+
+def save_gif(frames: Sequence[Path], path: Path, *, seconds_per_frame: float = 0.5) -> Path:
+    """An animated GIF of the PNG ``frames`` (in order, looping forever)."""
+    images = [Image.open(f).convert("P") for f in frames]
+    if not images:
+        raise ValueError("no frames for the GIF")
+
+    def save(tmp: str) -> None:
+        images[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=int(seconds_per_frame * 1000),
+            loop=0,
+        )
+
+    return _atomic_save(path, save)
+
+
+def scatter(
+    points: np.ndarray,
+    labels: np.ndarray | None,
+    *,
+    size: int = 480,
+    title: str = "",
+    axis_names: tuple[str, str] = ("z1", "z2"),
+) -> Image.Image:
+    """A scatter plot of ``points`` ``[n, 2]`` coloured by integer ``labels`` ``[n]`` (0..9).
+
+    The axes span the 0.5%-99.5% range of the points (outliers are drawn at the border), with a
+    legend of the label colours on the right.
+    """
+    points = np.asarray(points, np.float64)
+    margin, legend = 40, 70
+    picture = Image.new("RGB", (size + legend, size), "white")
+    draw = ImageDraw.Draw(picture)
+    low = np.percentile(points, 0.5, axis=0)
+    high = np.percentile(points, 99.5, axis=0)
+    span = np.where(high - low > 0, high - low, 1.0)
+    inner = size - 2 * margin
+    xy = np.clip((points - low) / span, 0.0, 1.0)
+    px = margin + xy[:, 0] * inner
+    py = size - margin - xy[:, 1] * inner  # y grows upwards
+    draw.rectangle([margin, margin, size - margin, size - margin], outline="black")
+    colours = [
+        LABEL_COLOURS[int(lbl) % len(LABEL_COLOURS)] if labels is not None else (31, 119, 180)
+        for lbl in (labels if labels is not None else np.zeros(len(points), int))
+    ]
+    for x, y, colour in zip(px, py, colours, strict=True):
+        draw.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill=colour)
+    draw.text((margin, 10), title, fill="black")
+    draw.text((size // 2, size - margin + 12), axis_names[0], fill="black")
+    draw.text((6, size // 2), axis_names[1], fill="black")
+    draw.text((margin, size - margin + 2), f"{low[0]:.2g}", fill="black")
+    draw.text((size - margin - 20, size - margin + 2), f"{high[0]:.2g}", fill="black")
+    draw.text((4, size - margin - 12), f"{low[1]:.2g}", fill="black")
+    draw.text((4, margin), f"{high[1]:.2g}", fill="black")
+    if labels is not None:
+        for i, value in enumerate(sorted({int(v) for v in labels})):
+            top = margin + 18 * i
+            colour = LABEL_COLOURS[value % len(LABEL_COLOURS)]
+            draw.rectangle([size + 8, top, size + 20, top + 12], fill=colour)
+            draw.text((size + 26, top), str(value), fill="black")
+    return picture

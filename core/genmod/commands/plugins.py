@@ -51,6 +51,7 @@ def plugins(as_json: bool) -> None:
                     "hooks": info.hooks,
                     "components": components,
                     "error": info.error,
+                    "import_seconds": info.import_seconds,
                 }
             )
         click.echo(json.dumps(out, indent=2))
@@ -60,6 +61,8 @@ def plugins(as_json: bool) -> None:
         click.echo(f"{info.name} ({origin}; {info.module})")
         if info.error:
             click.echo(f"  FAILED: {info.error}")
+        if info.hooks:
+            click.echo(f"  hooks: {', '.join(info.hooks)}")
         for kind, name in info.components:
             spec = registry.get(kind, name)
             click.echo(f"  {kind} {name}: {spec.description}")

@@ -192,3 +192,11 @@ def test_a_factory_that_raises_is_reported_with_the_plugin_name(monkeypatch):
     monkeypatch.setenv("GENMOD_STRICT_PLUGINS", "1")
     with pytest.raises(ValueError, match="negative width"):
         build_model(config, get_registry(), (4, 4, 1))
+
+
+def test_a_plugin_that_forgot_the_hookimpl_decorator_is_reported():
+    module = types.ModuleType("undecorated")
+    module.register_priors = lambda register: None  # no @hookimpl
+    with pytest.warns(PluginLoadWarning, match="'undecorated'.*register_priors lack the @genmod"):
+        register_plugin(module, "undecorated")
+    assert "no genmod hook" in get_manager().infos["undecorated"].error

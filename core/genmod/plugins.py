@@ -240,7 +240,7 @@ class PluginManager:
             earlier = self.infos.get(ep.name)
             if earlier is not None:
                 self._fail(
-                    ep.name,
+                    f"{ep.name} ({ep.value})",
                     f"two installed distributions declare the genmod plugin {ep.name!r}: "
                     f"{earlier.distribution} ({earlier.module}) and {info.distribution} "
                     f"({ep.value}); the second was not loaded. Uninstall one of them.",
@@ -307,7 +307,20 @@ class PluginManager:
         self._registry = None
 
     def _check_hook_names(self, plugin: Any, name: str) -> None:
-        """Refuse hook implementations that match no specification (a misspelt hook name)."""
+        """Refuse hook implementations that match no specification (a misspelt hook name),
+        and plugins that implement no hook at all (a forgotten ``@hookimpl``)."""
+        if not self.pm.get_hookcallers(plugin):
+            lookalikes = sorted(
+                attr
+                for attr in dir(plugin)
+                if attr.startswith("register_") and callable(getattr(plugin, attr, None))
+            )
+            hint = (
+                f"; {', '.join(lookalikes)} lack the @genmod.hookimpl decorator"
+                if lookalikes
+                else ""
+            )
+            raise PluginError(f"it implements no genmod hook{hint}")
         for hook_name, caller in vars(self.pm.hook).items():
             if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
                 continue

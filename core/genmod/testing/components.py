@@ -569,7 +569,8 @@ def check_component(
     2x2 binary image) and priors with ``latent_dim=1`` and their densities integrated
     (:func:`check_likelihood_normalised`, :func:`check_prior_normalised`); a component that
     refuses such a tiny shape with a ConfigError is not checked this way.
-    ``data_dir``: datasets are also loaded from there.
+    ``data_dir``: datasets are also loaded from there. Each build first seeds Keras' global
+    random generators with 0 (``keras.utils.set_random_seed``), so verdicts are repeatable.
     """
     registry, spec = lookup(kind, name, registry)
     values = check_options(kind, name, options, registry=registry)

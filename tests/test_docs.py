@@ -102,3 +102,13 @@ def test_cli_reference_lists_every_command_and_option():
             for opt in getattr(param, "opts", []):
                 if opt.startswith("-"):
                     assert opt in text, f"genmod {name} {opt} missing from docs/cli.md"
+
+
+def test_docs_cli_check_mode_flags_a_stale_file(tmp_path):
+    from genmod.docs_cli import main
+
+    stale = tmp_path / "cli.md"
+    stale.write_text("# CLI reference\n(old)\n")
+    assert main(["--check", str(stale)]) == 1
+    assert main(["--write", str(stale)]) == 0
+    assert main(["--check", str(stale)]) == 0

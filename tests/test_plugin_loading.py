@@ -200,3 +200,21 @@ def test_a_plugin_that_forgot_the_hookimpl_decorator_is_reported():
     with pytest.warns(PluginLoadWarning, match="'undecorated'.*register_priors lack the @genmod"):
         register_plugin(module, "undecorated")
     assert "no genmod hook" in get_manager().infos["undecorated"].error
+
+
+def test_plugins_check_imports_every_factory_and_fails_on_a_missing_one():
+    assert CliRunner().invoke(cli, ["plugins", "--check"]).exit_code == 0
+
+    def register_encoders(register):
+        register("ghost", "genmod_no_such_module_xyz.networks:Encoder", description="typo")
+
+    register_plugin(_plugin(register_encoders=register_encoders), "ghost-plugin")
+    result = CliRunner().invoke(cli, ["plugins", "--check"])
+    assert result.exit_code == 2
+    assert "FACTORY FAILED: plugin 'ghost-plugin': the encoder 'ghost'" in result.output
+    assert "Error: 1 component factory(ies) could not be loaded" in result.output
+    as_json = CliRunner().invoke(cli, ["plugins", "--check", "--json"])
+    entry = next(p for p in json.loads(as_json.stdout) if p["name"] == "ghost-plugin")
+    assert "ModuleNotFoundError" in entry["components"][0]["factory_error"]
+    mlp = next(p for p in json.loads(as_json.stdout) if p["name"] == "mlp")
+    assert mlp["components"][0]["factory_error"] is None

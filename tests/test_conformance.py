@@ -149,3 +149,42 @@ def test_unregistered_names_are_a_clear_failure():
     with pytest.raises(ConformanceError, match="not registered"):
         check_component("encoder", "no-such-encoder")
     assert get_registry()  # the registry itself is unharmed
+
+
+def test_an_encoder_that_only_works_eagerly_fails():
+    from genmod_builtins.mlp_networks import MLPEncoder
+
+    class EagerOnly(MLPEncoder):
+        def call(self, x, condition=None):
+            _ = x.numpy()  # not available inside tf.function, where training runs
+            return super().call(x, condition)
+
+    _register("register_encoders", "eager-only", EagerOnly, [Option("hidden", "ints", (8,))])
+    with pytest.raises(ConformanceError, match="fails inside tf.function"):
+        check_component("encoder", "eager-only")
+
+
+def test_an_encoder_whose_second_build_differs_cannot_be_restored():
+    from genmod_builtins.mlp_networks import MLPEncoder
+
+    class Growing(MLPEncoder):
+        builds = 0
+
+        def __init__(self, **kwargs):
+            Growing.builds += 1
+            super().__init__(hidden=(4 + Growing.builds,), **kwargs)
+
+    _register("register_encoders", "growing", Growing)
+    with pytest.raises(ConformanceError, match="second build creates different variables"):
+        check_component("encoder", "growing")
+
+
+def test_an_option_default_not_in_normal_form_fails():
+    _register(
+        "register_encoders",
+        "listy",
+        "genmod_builtins.mlp_networks:MLPEncoder",
+        [Option("hidden", "ints", [8], "a list where genmod records a tuple")],
+    )
+    with pytest.raises(ConformanceError, match="normal form"):
+        check_options("encoder", "listy")

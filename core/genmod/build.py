@@ -9,7 +9,7 @@ from typing import Any
 from genmod.config import RunConfig
 from genmod.data import Dataset, DatasetArrays
 from genmod.errors import ConfigError, GenmodError, PluginError
-from genmod.plugins import ComponentSpec, Registry
+from genmod.plugins import ComponentSpec, Registry, strict_mode
 
 
 def _construct(spec: ComponentSpec, expected: type | None, **kwargs: Any) -> Any:
@@ -22,6 +22,13 @@ def _construct(spec: ComponentSpec, expected: type | None, **kwargs: Any) -> Any
         raise PluginError(
             f"plugin {spec.plugin!r}: the {spec.kind} {spec.name!r} could not be built with "
             f"arguments {sorted(kwargs)}: {exc}"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - a plugin's own bug, reported with its name
+        if strict_mode():
+            raise  # plugin developers get the full traceback
+        raise PluginError(
+            f"plugin {spec.plugin!r}: building the {spec.kind} {spec.name!r} failed: "
+            f"{type(exc).__name__}: {exc} (set GENMOD_STRICT_PLUGINS=1 for the traceback)"
         ) from exc
     if expected is not None and not isinstance(obj, expected):
         raise PluginError(

@@ -10,6 +10,9 @@ Environment variables, read before any plugin is imported:
 * ``GENMOD_PLUGINS=a,b``: load only these entry points (by entry-point name).
 * ``GENMOD_DISABLE_PLUGINS=c``: never load these.
 * ``GENMOD_STRICT_PLUGINS=1``: a plugin that fails to import or register is fatal.
+* ``GENMOD_PLUGIN_IMPORT_WARN_SECONDS`` (default 2): warn about a plugin whose hook module takes
+  longer than this to import. A plugin whose import pulls in TensorFlow is always reported:
+  every ``genmod`` command, ``--help`` included, would pay for it.
 
 Nothing here imports TensorFlow.
 """
@@ -19,7 +22,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,8 +50,21 @@ KIND_HOOKS: dict[str, str] = {
 KINDS = tuple(KIND_HOOKS)
 
 
+#: what a component name may look like: it is typed on the command line and becomes part of
+#: run-folder names, so no spaces, slashes, commas, semicolons or equals signs
+COMPONENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")
+#: modules a hook module should not import (they make every genmod start-up slow)
+HEAVY_MODULES = ("tensorflow", "keras", "tensorflow_probability", "torch", "jax")
+DEFAULT_IMPORT_WARN_SECONDS = 2.0
+
+
 class PluginLoadWarning(UserWarning):
-    """A plugin failed to import or register and was skipped."""
+    """A plugin failed to import or register and was skipped (or, for the subclass
+    :class:`PluginSlowWarning`, loaded but slows every start-up)."""
+
+
+class PluginSlowWarning(PluginLoadWarning):
+    """A plugin's hook module is slow to import or imports a heavy library such as TensorFlow."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,7 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     components: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
+    import_seconds: float | None = None
 
 
 class Registry:
@@ -134,8 +153,12 @@ def _make_register(
         description: str = "",
         options: Sequence[Option] = (),
     ) -> None:
-        if not isinstance(name, str) or not name or name.strip() != name:
-            raise PluginError(f"plugin {plugin!r} registered a {kind} with invalid name {name!r}")
+        if not isinstance(name, str) or not COMPONENT_NAME.match(name):
+            raise PluginError(
+                f"plugin {plugin!r} registered a {kind} with invalid name {name!r}: names start "
+                "with a letter or digit and hold only letters, digits and . _ + - "
+                "(lower-case-with-hyphens is the convention)"
+            )
         if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
             raise PluginError(
                 f"plugin {plugin!r}: the {kind} {name!r} needs a callable factory or a "
@@ -159,6 +182,15 @@ def _env_list(name: str) -> set[str] | None:
     if raw is None or not raw.strip():
         return None
     return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def import_warn_seconds() -> float:
+    """Import time (seconds) above which a plugin is reported as slow."""
+    raw = os.environ.get("GENMOD_PLUGIN_IMPORT_WARN_SECONDS", "").strip()
+    try:
+        return float(raw) if raw else DEFAULT_IMPORT_WARN_SECONDS
+    except ValueError:
+        return DEFAULT_IMPORT_WARN_SECONDS
 
 
 def strict_mode() -> bool:
@@ -205,7 +237,18 @@ class PluginManager:
                 version=dist.version if dist is not None else None,
                 module=ep.value,
             )
+            earlier = self.infos.get(ep.name)
+            if earlier is not None:
+                self._fail(
+                    f"{ep.name} ({ep.value})",
+                    f"two installed distributions declare the genmod plugin {ep.name!r}: "
+                    f"{earlier.distribution} ({earlier.module}) and {info.distribution} "
+                    f"({ep.value}); the second was not loaded. Uninstall one of them.",
+                )
+                continue
             self.infos[ep.name] = info
+            heavy_before = {m for m in HEAVY_MODULES if m in sys.modules}
+            started = time.perf_counter()
             try:
                 plugin = ep.load()
             except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's
@@ -216,7 +259,29 @@ class PluginManager:
                     exc,
                 )
                 continue
+            info.import_seconds = time.perf_counter() - started
+            heavy = sorted(m for m in HEAVY_MODULES if m in sys.modules and m not in heavy_before)
+            self._warn_if_slow(info, heavy)
             self.add_plugin(plugin, ep.name, info=info)
+
+    def _warn_if_slow(self, info: PluginInfo, heavy: list[str]) -> None:
+        seconds = info.import_seconds or 0.0
+        limit = import_warn_seconds()
+        if not heavy and seconds <= limit:
+            return
+        reason = (
+            f"imported {', '.join(heavy)} when loaded"
+            if heavy
+            else f"took {seconds:.1f} s to import"
+        )
+        warnings.warn(
+            f"genmod plugin {info.name!r} ({info.module}) {reason}, which slows every genmod "
+            "command, --help included. Keep the hook module light: register factories as "
+            "'module:attribute' strings and import heavy libraries only in those modules "
+            "(see docs/plugin-guide.md).",
+            PluginSlowWarning,
+            stacklevel=3,
+        )
 
     def add_plugin(self, plugin: Any, name: str, info: PluginInfo | None = None) -> None:
         """Register a plugin object or module at runtime (used by tests and notebooks)."""
@@ -242,7 +307,20 @@ class PluginManager:
         self._registry = None
 
     def _check_hook_names(self, plugin: Any, name: str) -> None:
-        """Refuse hook implementations that match no specification (a misspelt hook name)."""
+        """Refuse hook implementations that match no specification (a misspelt hook name),
+        and plugins that implement no hook at all (a forgotten ``@hookimpl``)."""
+        if not self.pm.get_hookcallers(plugin):
+            lookalikes = sorted(
+                attr
+                for attr in dir(plugin)
+                if attr.startswith("register_") and callable(getattr(plugin, attr, None))
+            )
+            hint = (
+                f"; {', '.join(lookalikes)} lack the @genmod.hookimpl decorator"
+                if lookalikes
+                else ""
+            )
+            raise PluginError(f"it implements no genmod hook{hint}")
         for hook_name, caller in vars(self.pm.hook).items():
             if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
                 continue

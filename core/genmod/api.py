@@ -23,9 +23,11 @@ import tensorflow as tf
 from genmod import rundir
 from genmod.build import build_model, load_dataset
 from genmod.config import RunConfig
+from genmod.distribute import WorkerOutput, make_strategy
 from genmod.errors import RunDirError
 from genmod.evaluation import evaluate_elbo
 from genmod.plugins import Registry, get_registry
+from genmod.precision import precision_policy
 from genmod.training import Trainer
 
 __all__ = ["LoadedRun", "RunConfig", "RunResult", "load_run", "train"]
@@ -78,12 +80,17 @@ def train(
     registry = registry or get_registry()
     log = log or (lambda line: None)
     config = config.resolve(registry)
+    # [issue 5] The strategy comes before any other TensorFlow work (multi-worker needs that);
+    # only the chief writes into `out`, other workers into a temporary folder.
+    strategy = make_strategy(config.strategy)
     _, data = load_dataset(config, registry, data_dir)
     out = Path(out_dir) if out_dir else rundir.default_run_dir(config)
-    run_dir = rundir.prepare_run_dir(out, overwrite=overwrite)
+    worker_output = WorkerOutput(strategy, out)
+    run_dir = rundir.prepare_run_dir(worker_output.path, overwrite=overwrite)
 
     keras.utils.set_random_seed(config.seed)
-    assembled = build_model(config, registry, data.data_shape)
+    with precision_policy(config.precision), strategy.scope():  # [issue 5]
+        assembled = build_model(config, registry, data.data_shape)
     model = assembled.model
     rundir.write_config(
         run_dir,
@@ -104,6 +111,9 @@ def train(
         learning_rate=config.learning_rate,
         seed=config.seed,
         steps_per_execution=config.steps_per_execution,
+        strategy=None if config.strategy == "default" else strategy,  # [issue 5]
+        precision=config.precision,
+        jit_compile=config.jit_compile,
     )
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     manager = tf.train.CheckpointManager(
@@ -127,7 +137,7 @@ def train(
             batch_size=config.eval_batch_size,
             seed=config.eval_seed,
         )
-        record: dict[str, Any] = {"epoch": epoch, "step": int(trainer.optimizer.iterations)}
+        record: dict[str, Any] = {"epoch": epoch, "step": trainer.step_count}
         record.update({f"train_{k}": v for k, v in train_metrics.items()})
         record.update({f"test_{k}": v for k, v in test_metrics.items()})
         record["train_seconds"] = round(train_seconds, 3)
@@ -145,6 +155,7 @@ def train(
         )
     _checkpoint(model, None, None).write(str(run_dir / rundir.MODEL_DIR / "weights"))
     rundir.write_summary(run_dir, {"epochs": config.epochs, "final": history[-1]})
+    worker_output.cleanup()  # [issue 5] a non-chief worker's folder is deleted
     return RunResult(run_dir, config, model, history)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from genmod.cli import DEFAULTS, cli, handle_errors, quiet_tensorflow
-from genmod.config import BINARIZATIONS, COMPONENT_FIELDS, RunConfig
+from genmod.config import BINARIZATIONS, COMPONENT_FIELDS, PRECISIONS, STRATEGIES, RunConfig
 from genmod.errors import GenmodError
 from genmod.options import parse_assignments
 from genmod.plugins import KINDS, get_manager
@@ -122,6 +122,29 @@ def _component_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help="Optimizer steps per compiled call (fewer host syncs).",
 )
 @click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=DEFAULTS.precision,
+    show_default=True,
+    help="Keras dtype policy of the networks. mixed_bfloat16 suits CPUs with bf16 units and "
+    "TPUs/recent GPUs; mixed_float16 suits GPUs (with loss scaling). Log-probabilities are "
+    "always float32.",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default=DEFAULTS.strategy,
+    show_default=True,
+    help="tf.distribute strategy: default (one device), mirrored (all local GPUs), "
+    "multiworker (the machines in TF_CONFIG). --batch-size is the global batch.",
+)
+@click.option(
+    "--jit-compile/--no-jit-compile",
+    default=DEFAULTS.jit_compile,
+    show_default=True,
+    help="Compile each training step with XLA (often slower on CPU; measure).",
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(),
@@ -186,6 +209,9 @@ def config_from_cli(params: dict[str, Any]) -> RunConfig:
         "test_size",
         "eval_batch_size",
         "steps_per_execution",
+        "precision",
+        "strategy",
+        "jit_compile",
     ):
         values[key] = params[key]
     if values["binarize"] not in BINARIZATIONS:

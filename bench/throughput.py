@@ -140,6 +140,16 @@ def throughput(args, images: np.ndarray) -> list[dict]:
                     jit_compile=args.jit_compile,
                 ),
             }
+            if args.also_precision:
+                loops[args.also_precision] = GenmodLoop(
+                    build(encoder, args.also_precision),
+                    images,
+                    batch,
+                    args.learning_rate,
+                    steps_per_execution=args.steps_per_execution,
+                    precision=args.also_precision,
+                    jit_compile=args.jit_compile,
+                )
             first = {name: loop.first_step_seconds() for name, loop in loops.items()}
             best = {name: 0.0 for name in loops}
             for _ in range(args.repeats):
@@ -155,6 +165,10 @@ def throughput(args, images: np.ndarray) -> list[dict]:
                 "reference_first_step_s": round(first["reference"], 2),
                 "genmod_first_step_s": round(first["genmod"], 2),
             }
+            if args.also_precision:
+                p = args.also_precision
+                row[f"genmod_{p}_images_per_s"] = round(best[p], 1)
+                row[f"genmod_{p}_ratio"] = round(best[p] / best["reference"], 3)
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
@@ -219,6 +233,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps-per-execution", type=int, default=RunConfig().steps_per_execution)
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--jit-compile", action="store_true")
+    parser.add_argument(
+        "--also-precision",
+        default=None,
+        help="also time genmod under this precision (e.g. mixed_bfloat16) against the same "
+        "float32 reference",
+    )
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--convergence", action="store_true", help="also run part 2")
     parser.add_argument(

@@ -120,11 +120,20 @@ class Trainer:
         """Optimizer steps taken so far (also under a strategy, whose variables are mirrored)."""
         return int(tf.convert_to_tensor(self.optimizer.iterations.value).numpy())
 
-    def _batch(self, indices: tf.Tensor, seed: tf.Tensor):
-        x = binarize_images(tf.gather(self.images, indices), self.binarize, seed)
+    def _gather(self, indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The raw items (uint8 or float) and labels (int; zeros when unlabelled) at ``indices``."""
+        raw_labels = (
+            tf.gather(self.labels, indices)
+            if self.labels is not None
+            else tf.zeros(tf.shape(indices), tf.int32)
+        )
+        return tf.gather(self.images, indices), raw_labels
+
+    def _prepare(self, raw_images: tf.Tensor, raw_labels: tf.Tensor, seed: tf.Tensor):
+        x = binarize_images(raw_images, self.binarize, seed)
         condition = None
         if self.model.condition_dim:
-            condition = one_hot_labels(tf.gather(self.labels, indices), self.model.condition_dim)
+            condition = one_hot_labels(raw_labels, self.model.condition_dim)
         return x, condition
 
     def train_step(self, x: tf.Tensor, condition: tf.Tensor | None, seed: tf.Tensor):
@@ -141,18 +150,22 @@ class Trainer:
         self.optimizer.apply_gradients(pairs)
         return tf.stack([tf.cast(out.metrics[k], tf.float32) for k in self.metric_names])
 
-    def _replica_step(self, indices: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
-        """One step on this replica's slice of the global batch ``indices`` (int ``[batch]``);
-        ``seeds``: int32 ``[2, 2]`` (data, z). Returns this replica's metric means."""
+    def _replica_step(
+        self, raw_images: tf.Tensor, raw_labels: tf.Tensor, seeds: tf.Tensor
+    ) -> tf.Tensor:
+        """One step on this replica's slice of the global batch (raw items ``[batch, ...]``,
+        labels ``[batch]``); ``seeds``: int32 ``[2, 2]`` (data, z). Returns this replica's
+        metric means (float32 ``[num_metrics]``)."""
         data_seed, z_seed = seeds[:, 0], seeds[:, 1]
         if self.num_replicas > 1:
             replica = tf.distribute.get_replica_context().replica_id_in_sync_group
             replica = tf.cast(replica, tf.int32)
             size = self.replica_batch_size
-            indices = indices[replica * size : (replica + 1) * size]
+            raw_images = raw_images[replica * size : (replica + 1) * size]
+            raw_labels = raw_labels[replica * size : (replica + 1) * size]
             data_seed = data_seed + tf.stack([0, replica])  # fresh noise for every slice
             z_seed = z_seed + tf.stack([0, replica])
-        x, condition = self._batch(indices, data_seed)
+        x, condition = self._prepare(raw_images, raw_labels, data_seed)
         return self.train_step(x, condition, z_seed)
 
     def _train_chunk_eager(self, order: tf.Tensor, start: tf.Tensor, count: tf.Tensor):
@@ -161,10 +174,15 @@ class Trainer:
             step = start + i
             indices = order[step * self.batch_size : (step + 1) * self.batch_size]
             seeds = tf.cast(self.rng.make_seeds(2), tf.int32)
+            # The global batch is gathered where the data lives; only that batch (not the data
+            # set) is sent to the replicas, each of which takes its own slice.
+            raw_images, raw_labels = self._gather(indices)
             if self.strategy is None:
-                sums += self._compiled_step(indices, seeds)
+                sums += self._compiled_step(raw_images, raw_labels, seeds)
             else:
-                per_replica = self.strategy.run(self._compiled_step, args=(indices, seeds))
+                per_replica = self.strategy.run(
+                    self._compiled_step, args=(raw_images, raw_labels, seeds)
+                )
                 sums += self.strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
         return sums
 

@@ -108,3 +108,51 @@ def test_multiworker_without_tf_config_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
         make_strategy("multiworker")
+
+
+def test_cli_run_with_mirrored_strategy_records_the_choices_and_reloads(tmp_path, mnist_dir):
+    """On a machine without GPUs MirroredStrategy has one replica (the CPU): the whole path
+    (scope, replica step, reduction, checkpoints, config.toml round trip) still runs."""
+    from click.testing import CliRunner
+
+    from genmod.api import load_run
+    from genmod.cli import cli
+    from genmod.rundir import read_config
+
+    out = tmp_path / "r"
+    args = [
+        "run",
+        "--data-dir",
+        str(mnist_dir),
+        "--train-size",
+        "256",
+        "--test-size",
+        "100",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--encoder-opt",
+        "hidden=32",
+        "--decoder-opt",
+        "hidden=32",
+        "--strategy",
+        "mirrored",
+        "--precision",
+        "mixed_bfloat16",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    config, _ = read_config(out)
+    assert (config.strategy, config.precision, config.jit_compile) == (
+        "mirrored",
+        "mixed_bfloat16",
+        False,
+    )
+    run = load_run(out)
+    assert run.model.sample(2, seed=[0, 1]).shape == (2, 28, 28, 1)
+    bad = CliRunner().invoke(cli, ["run", "--precision", "float64"])
+    assert bad.exit_code == 2 and "float64" in bad.output

@@ -42,6 +42,7 @@ def test_two_mirrored_cpu_replicas_give_the_single_device_loss_and_gradients():
         for key in ("loss", "elbo", "reconstruction", "kl"):
             assert r["mirrored"][key] == pytest.approx(r["single"][key], rel=1e-5, abs=1e-4)
     assert "multiple of 2" in report["odd_batch_error"]
+    assert "--jit-compile is not supported with 2 replicas" in report["jit_error"]
 
 
 def _free_ports(n: int) -> list[int]:

@@ -101,6 +101,14 @@ class Trainer:
                 f"{self.num_replicas} replicas; use a multiple of {self.num_replicas}."
             )
         self.replica_batch_size = self.batch_size // self.num_replicas
+        if jit_compile and self.num_replicas > 1:
+            # XLA compiles one step for all replicas and then reads each replica's variables
+            # from the first replica's device, which TensorFlow refuses (measured on two
+            # logical CPU devices); until that is solved, refuse rather than fail mid-run.
+            raise ConfigError(
+                f"--jit-compile is not supported with {self.num_replicas} replicas; leave it "
+                "out with --strategy mirrored/multiworker on several devices."
+            )
         self.variables = list(model.trainable_variables)
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             self.optimizer = make_optimizer(learning_rate, precision)

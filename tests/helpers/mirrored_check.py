@@ -113,6 +113,26 @@ def main() -> None:
         report["odd_batch_error"] = None
     except ConfigError as exc:
         report["odd_batch_error"] = str(exc)
+    try:
+        images16 = images[:16]
+        with mirrored.scope():
+            config = RunConfig(encoder="mlp", encoder_options={"hidden": (8,)})
+            assembled = build_model(config.resolve(get_registry()), get_registry(), (28, 28, 1))
+        Trainer(
+            assembled.model,
+            assembled.objective,
+            images16,
+            None,
+            binarize="static",
+            batch_size=16,
+            learning_rate=1e-3,
+            seed=0,
+            strategy=mirrored,
+            jit_compile=True,
+        )
+        report["jit_error"] = None
+    except ConfigError as exc:
+        report["jit_error"] = str(exc)
     print(json.dumps(report))
 
 

@@ -23,8 +23,10 @@ import tensorflow as tf
 from genmod import rundir
 from genmod.build import build_model
 from genmod.config import RunConfig
+from genmod.distribute import WorkerOutput, make_strategy
 from genmod.errors import ConfigError, RunDirError
 from genmod.plugins import Registry, get_registry
+from genmod.precision import precision_policy
 from genmod.runloop import (
     RunLoop,
     TrainingInterrupted,
@@ -88,13 +90,18 @@ def train(
     registry = registry or get_registry()
     log = log or (lambda line: None)
     config = config.resolve(registry)
+    # The strategy comes before any other TensorFlow work (multi-worker needs that); only the
+    # chief writes into `out`, other workers into a temporary folder.
+    strategy = make_strategy(config.strategy)
     splits = load_splits(config, registry, data_dir)
     data = splits.train
     out = Path(out_dir) if out_dir else rundir.default_run_dir(config)
-    run_dir = rundir.prepare_run_dir(out, overwrite=overwrite)
+    worker_output = WorkerOutput(strategy, out)
+    run_dir = rundir.prepare_run_dir(worker_output.path, overwrite=overwrite)
 
     keras.utils.set_random_seed(config.seed)
-    assembled = build_model(config, registry, data.data_shape)
+    with precision_policy(config.precision), strategy.scope():
+        assembled = build_model(config, registry, data.data_shape)
     meta: dict[str, Any] = {
         "resolved_binarize": assembled.binarize,
         "data_shape": list(data.data_shape),
@@ -104,8 +111,11 @@ def train(
     if data_dir is not None:
         meta["data_dir"] = str(Path(data_dir).expanduser().resolve())
     rundir.write_config(run_dir, config, meta)
-    loop = RunLoop(run_dir, config, assembled, splits, log=log, progress=progress)
+    loop = RunLoop(
+        run_dir, config, assembled, splits, log=log, progress=progress, strategy=strategy
+    )
     history = loop.run()
+    worker_output.cleanup()  # a non-chief worker's temporary folder is deleted
     return RunResult(run_dir, config, assembled.model, history)
 
 
@@ -150,10 +160,14 @@ def resume(
             "on (fingerprint mismatch); resume with the same --data-dir and dataset files."
         )
     keras.utils.set_random_seed(config.seed)  # the initial weights, if no checkpoint was saved
-    assembled = build_model(config, registry, data_shape, int(meta.get("condition_dim", 0)))
+    strategy = make_strategy(config.strategy)
+    with precision_policy(config.precision), strategy.scope():
+        assembled = build_model(config, registry, data_shape, int(meta.get("condition_dim", 0)))
     if epochs is not None:
         rundir.write_config(run_dir, config, meta_for_write(meta))
-    loop = RunLoop(run_dir, config, assembled, splits, log=log, progress=progress)
+    loop = RunLoop(
+        run_dir, config, assembled, splits, log=log, progress=progress, strategy=strategy
+    )
     loop.restore()
     history = loop.run()
     return RunResult(run_dir, config, assembled.model, history)

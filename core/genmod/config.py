@@ -15,6 +15,8 @@ from genmod.options import resolve_options
 from genmod.plugins import Registry
 
 BINARIZATIONS = ("auto", "dynamic", "static", "none")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
+STRATEGIES = ("default", "mirrored", "multiworker")  # see genmod.distribute
 CONFIG_FORMAT_VERSION = 2  # 2: validation split, checkpoint position, pictures
 
 #: component kind -> (name field, options field)
@@ -60,6 +62,10 @@ class RunConfig:
     steps_per_execution: int = 50
     validation_size: int = 5000  # held out of the end of the training set; 0: no validation
     checkpoints_to_keep: int = 3  # the last N epoch checkpoints (the best one is kept apart)
+    # Speed and scale (issue 5): see docs/performance.md.
+    precision: str = "float32"
+    strategy: str = "default"
+    jit_compile: bool = False
 
     def validate_scalars(self) -> None:
         """Check every non-component field; raise :class:`ConfigError` naming the option."""
@@ -136,6 +142,19 @@ class RunConfig:
             self.checkpoints_to_keep,
             "an integer >= 1",
         )
+        need(
+            self.precision in PRECISIONS,
+            "precision",
+            self.precision,
+            "one of " + ", ".join(PRECISIONS),
+        )
+        need(
+            self.strategy in STRATEGIES,
+            "strategy",
+            self.strategy,
+            "one of " + ", ".join(STRATEGIES),
+        )
+        need(isinstance(self.jit_compile, bool), "jit-compile", self.jit_compile, "true or false")
         for name in ("dataset", "encoder", "likelihood", "prior", "posterior", "objective"):
             need(
                 isinstance(getattr(self, name), str) and getattr(self, name) != "",

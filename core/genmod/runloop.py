@@ -207,6 +207,7 @@ class RunLoop:
         *,
         log: Callable[[str], None],
         progress: Callable[[int, int, int, dict[str, float]], None] | None,
+        strategy: tf.distribute.Strategy | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
         self.config = config
@@ -226,6 +227,10 @@ class RunLoop:
             learning_rate=config.learning_rate,
             seed=config.seed,
             steps_per_execution=config.steps_per_execution,
+            # A strategy's default (one-device) instance needs no replica machinery.
+            strategy=None if config.strategy == "default" else strategy,
+            precision=config.precision,
+            jit_compile=config.jit_compile,
         )
         m = len(self.trainer.metric_names)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
@@ -357,7 +362,7 @@ class RunLoop:
             with writing("TensorBoard summaries and pictures", self.run_dir, done_before):
                 self._epoch_pictures(epoch, record, writer)
             self.epoch.assign(epoch)
-            step = int(trainer.optimizer.iterations.numpy())
+            step = trainer.step_count
             with writing("checkpoint", self.run_dir, done_before):
                 validation = record.get("validation_elbo")
                 if validation is not None and validation > float(self.best_validation.numpy()):
@@ -377,7 +382,7 @@ class RunLoop:
             self.step_in_epoch.assign(done)
             self.epoch_sums.assign(self.trainer.epoch_sums)
             with writing("checkpoint", self.run_dir, epoch - 1):
-                manager.save(checkpoint_number=int(self.trainer.optimizer.iterations.numpy()))
+                manager.save(checkpoint_number=self.trainer.step_count)
         self._write_summary("interrupted")
         where = (
             f"after {done} of {self.trainer.steps_per_epoch} steps of epoch {epoch}"
@@ -394,7 +399,7 @@ class RunLoop:
         config, data = self.config, self.splits
         record: dict[str, Any] = {
             "epoch": epoch,
-            "step": int(self.trainer.optimizer.iterations.numpy()),
+            "step": self.trainer.step_count,
         }
         record.update({f"train_{k}": v for k, v in train_metrics.items()})
         if data.x_validation is not None:
@@ -485,7 +490,7 @@ class RunLoop:
             "status": status,
             "epochs_done": int(self.epoch.numpy()),
             "epochs": self.config.epochs,
-            "step": int(self.trainer.optimizer.iterations.numpy()),
+            "step": self.trainer.step_count,
             "final": self.history[-1] if self.history else None,
             "best": (
                 {"epoch": best_epoch, "validation_elbo": float(self.best_validation.numpy())}

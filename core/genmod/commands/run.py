@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from genmod.cli import DEFAULTS, cli, handle_errors, quiet_tensorflow
-from genmod.config import BINARIZATIONS, COMPONENT_FIELDS, RunConfig
+from genmod.config import BINARIZATIONS, COMPONENT_FIELDS, PRECISIONS, STRATEGIES, RunConfig
 from genmod.configfile import ConfigFile, conflicts, merge, read_config_file
 from genmod.errors import ConfigError, GenmodError
 from genmod.options import parse_assignments
@@ -146,6 +146,29 @@ def _component_options(func: Callable[..., Any]) -> Callable[..., Any]:
     default=None,
     help="A TOML file of settings (keys as in a run's config.toml); options given on the "
     "command line override it.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=DEFAULTS.precision,
+    show_default=True,
+    help="Keras dtype policy of the networks. mixed_bfloat16 suits CPUs with bf16 units and "
+    "TPUs/recent GPUs; mixed_float16 suits GPUs (with loss scaling). Log-probabilities are "
+    "always float32.",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default=DEFAULTS.strategy,
+    show_default=True,
+    help="tf.distribute strategy: default (one device), mirrored (all local GPUs), "
+    "multiworker (the machines in TF_CONFIG). --batch-size is the global batch.",
+)
+@click.option(
+    "--jit-compile/--no-jit-compile",
+    default=DEFAULTS.jit_compile,
+    show_default=True,
+    help="Compile each training step with XLA (often slower on CPU; measure).",
 )
 @click.option(
     "--out",
@@ -312,6 +335,9 @@ SCALAR_FIELDS = (
     "steps_per_execution",
     "validation_size",
     "checkpoints_to_keep",
+    "precision",
+    "strategy",
+    "jit_compile",
 )
 
 

@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 
 from genmod import rundir
-from genmod.build import build_model, load_dataset
+from genmod.build import build_model, condition_dim_for, load_dataset
 from genmod.config import RunConfig
 from genmod.errors import RunDirError
 from genmod.evaluation import evaluate_elbo
@@ -79,11 +79,12 @@ def train(
     log = log or (lambda line: None)
     config = config.resolve(registry)
     _, data = load_dataset(config, registry, data_dir)
+    condition_dim = condition_dim_for(config, registry, data)  # before the run folder exists
     out = Path(out_dir) if out_dir else rundir.default_run_dir(config)
     run_dir = rundir.prepare_run_dir(out, overwrite=overwrite)
 
     keras.utils.set_random_seed(config.seed)
-    assembled = build_model(config, registry, data.data_shape)
+    assembled = build_model(config, registry, data.data_shape, condition_dim)
     model = assembled.model
     rundir.write_config(
         run_dir,

@@ -163,7 +163,7 @@ def run(**params: Any) -> None:
     test = result.test
     click.echo(
         f"test ELBO {test['elbo']:.2f} nats (reconstruction {test['reconstruction']:.2f}, "
-        f"KL {test['kl']:.2f}) after {config.epochs} epoch(s) in "
+        f"KL {test['kl']:.2f}{'' if test.get('kl_analytic', True) else ' by Monte Carlo'}) after {config.epochs} epoch(s) in "
         f"{time.perf_counter() - started:.0f}s; run folder: {result.run_dir}"
     )
 

@@ -161,9 +161,10 @@ def run(**params: Any) -> None:
     )
     bar.clear()
     test = result.test
+    kl_kind = "" if test.get("kl_analytic", True) else " by Monte Carlo"
     click.echo(
         f"test ELBO {test['elbo']:.2f} nats (reconstruction {test['reconstruction']:.2f}, "
-        f"KL {test['kl']:.2f}{'' if test.get('kl_analytic', True) else ' by Monte Carlo'}) after {config.epochs} epoch(s) in "
+        f"KL {test['kl']:.2f}{kl_kind}) after {config.epochs} epoch(s) in "
         f"{time.perf_counter() - started:.0f}s; run folder: {result.run_dir}"
     )
 

@@ -163,7 +163,9 @@ def test_vampprior_is_a_mixture_of_the_posteriors_at_its_pseudo_inputs():
     )
 
 
-def test_vampprior_refuses_what_it_cannot_build(tmp_path):
+def test_vampprior_refuses_what_it_cannot_build(tmp_path, mnist_dir):
+    with pytest.raises(ConfigError, match="cannot be used with a conditional encoder"):
+        train(tiny(encoder="cmlp", prior="vampprior"), data_dir=mnist_dir, out_dir=tmp_path / "c")
     register_plugin(_UnlabelledPlugin(), "unlabelled-test")
     with pytest.raises(ConfigError, match="vampprior needs data items"):
         train(tiny(prior="vampprior", dataset="scalars", test_size=None), out_dir=tmp_path / "s")

@@ -98,7 +98,9 @@ def test_estimate_increases_with_k_on_average_and_stays_at_or_above_the_elbo():
     grand = [float(np.mean(m)) for m in means]
     assert grand[0] < grand[1] < grand[2]
     assert np.all(means[0] < means[2])
-    assert np.all(means[2] < log_px + 0.02)  # a lower bound in expectation
+    # A lower bound in expectation: the K=100 mean is not above log p(x) beyond its noise.
+    standard_error = estimates.std(axis=0, ddof=1) / np.sqrt(len(estimates))
+    assert np.all(means[2] < log_px + 3 * standard_error)
 
 
 def test_chunking_does_not_change_the_estimator(model_and_data):

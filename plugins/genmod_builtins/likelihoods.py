@@ -16,7 +16,7 @@ def register_likelihoods(register):
         "genmod_builtins.likelihoods_impl:GaussianLikelihood",
         description="independent Normal per element: decoder gives the mean, one learned scale",
         options=[
-            Option("init_scale", "float", 1.0, "initial standard deviation", min=1e-6),
+            Option("init_scale", "float", 0.3, "initial standard deviation", min=1e-6),
             Option("min_scale", "float", 1e-3, "lower bound added to the scale", min=0.0),
         ],
     )

@@ -45,7 +45,7 @@ class GaussianLikelihood(Likelihood):
     params_per_element = 1
     support = "real"
 
-    def __init__(self, *, init_scale: float = 1.0, min_scale: float = 1e-3, **kwargs) -> None:
+    def __init__(self, *, init_scale: float = 0.3, min_scale: float = 1e-3, **kwargs) -> None:
         super().__init__(**kwargs)
         self.min_scale = float(min_scale)
         target = max(float(init_scale) - self.min_scale, 1e-6)

@@ -72,6 +72,10 @@ def test_conditional_model_trains_and_samples_digits_of_a_chosen_class(tmp_path,
     assert not np.allclose(sevens, ones)  # same z, another label: the decoder uses the label
     with pytest.raises(ConfigError, match="needs a condition"):
         run.model.sample(2)
+    from genmod.run_evaluation import evaluate_run
+
+    evaluation = evaluate_run(tmp_path / "c", num_samples=5, test_size=20, data_dir=mnist_dir)
+    assert np.isfinite(evaluation["log_likelihood"]) and evaluation["test_size"] == 20
 
 
 def test_conditional_model_on_unlabelled_data_is_a_clear_error(tmp_path):

@@ -61,7 +61,7 @@ def test_progress_lines_are_printed_per_epoch(tmp_path, mnist_dir):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--encoder", "cnnn"], "unknown encoder 'cnnn'. Available encoders: cnn, mlp"),
+        (["--encoder", "cnnn"], "unknown encoder 'cnnn'. Available encoders: ccnn, cmlp, cnn, mlp"),
         (["--dataset", "cifar"], "unknown dataset 'cifar'"),
         (["--epochs", "-1"], "--epochs got -1; it must be an integer >= 1"),
         (["--latent-dim", "0"], "--latent-dim got 0"),

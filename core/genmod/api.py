@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 
 from genmod import rundir
-from genmod.build import build_model
+from genmod.build import build_model, condition_dim_for
 from genmod.config import RunConfig
 from genmod.distribute import WorkerOutput, make_strategy
 from genmod.errors import ConfigError, RunDirError
@@ -95,13 +95,14 @@ def train(
     strategy = make_strategy(config.strategy)
     splits = load_splits(config, registry, data_dir)
     data = splits.train
+    condition_dim = condition_dim_for(config, registry, data)  # before the run folder exists
     out = Path(out_dir) if out_dir else rundir.default_run_dir(config)
     worker_output = WorkerOutput(strategy, out)
     run_dir = rundir.prepare_run_dir(worker_output.path, overwrite=overwrite)
 
     keras.utils.set_random_seed(config.seed)
     with precision_policy(config.precision), strategy.scope():
-        assembled = build_model(config, registry, data.data_shape)
+        assembled = build_model(config, registry, data.data_shape, condition_dim)
     meta: dict[str, Any] = {
         "resolved_binarize": assembled.binarize,
         "data_shape": list(data.data_shape),

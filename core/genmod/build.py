@@ -48,22 +48,58 @@ def load_dataset(
     return dataset, arrays.limited(config.train_size, config.test_size)
 
 
-def resolve_binarization(config: RunConfig, support: str, likelihood: str) -> str:
-    """The binarization a run uses, given the likelihood's support (see docs/architecture.md).
+SUPPORTS = ("binary", "unit_interval", "real")
 
-    ``auto`` means ``dynamic`` for binary likelihoods and ``none`` otherwise. A binary
-    likelihood with grey levels (``none``) is refused: its log_prob would not be a normalised
-    density, and numbers would not be comparable with the literature.
+
+def resolve_binarization(config: RunConfig, support: str, likelihood: str) -> str:
+    """The binarization a run uses, given the likelihood's support (see docs/models.md).
+
+    ``auto`` means ``dynamic`` for binary likelihoods and ``none`` (grey levels in [0, 1])
+    otherwise. A binary likelihood with grey levels (``none``) is refused: its log_prob would
+    not be a normalised density, and numbers would not be comparable with the literature.
+    ``unit_interval`` and ``real`` likelihoods accept every binarization (binary data lie in
+    [0, 1] too), but their densities on binarized data are not comparable with Bernoulli
+    numbers. A support outside :data:`SUPPORTS` is a plugin bug.
     """
+    if support not in SUPPORTS:
+        raise PluginError(
+            f"the likelihood {likelihood!r} declares support {support!r}; genmod knows "
+            + ", ".join(SUPPORTS)
+            + "."
+        )
     if config.binarize == "auto":
         return "dynamic" if support == "binary" else "none"
     if support == "binary" and config.binarize == "none":
         raise ConfigError(
             f"the {likelihood!r} likelihood models binary pixels, but --binarize none keeps grey "
             "levels. Use --binarize dynamic (the default, as in the literature) or static, or a "
-            "likelihood for grey levels such as gaussian."
+            "likelihood for grey levels such as gaussian or continuous-bernoulli."
         )
     return config.binarize
+
+
+def is_conditional(config: RunConfig, registry: Registry) -> bool:
+    """Whether the run's encoder or decoder declares ``conditional = True`` (imports them)."""
+    if config.decoder is None:
+        raise ValueError("is_conditional needs a resolved config (RunConfig.resolve)")
+    for kind, name in (("encoder", config.encoder), ("decoder", config.decoder)):
+        if getattr(registry.get(kind, name).load(), "conditional", False):
+            return True
+    return False
+
+
+def condition_dim_for(config: RunConfig, registry: Registry, data: DatasetArrays) -> int:
+    """The model's ``condition_dim``: ``data.num_classes`` (one-hot labels) when the encoder or
+    decoder is conditional, else 0. A conditional model on unlabelled data is a ConfigError."""
+    if not is_conditional(config, registry):
+        return 0
+    if data.num_classes < 1 or data.y_train is None or data.y_test is None:
+        raise ConfigError(
+            f"the {config.encoder!r} encoder / {config.decoder!r} decoder are conditional "
+            f"(they see one-hot class labels), but the dataset {config.dataset!r} has no labels. "
+            "Use an unconditional encoder and decoder (such as mlp or cnn) with this dataset."
+        )
+    return int(data.num_classes)
 
 
 @dataclass

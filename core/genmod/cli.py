@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Built-in commands register themselves on `cli` when imported.
+from genmod.commands import evaluate as _evaluate_command  # noqa: E402, F401
 from genmod.commands import new_plugin as _new_plugin_command  # noqa: E402, F401
 from genmod.commands import pictures as _pictures_commands  # noqa: E402, F401
 from genmod.commands import plugins as _plugins_command  # noqa: E402, F401

@@ -58,7 +58,15 @@ class Encoder(keras.layers.Layer):
 
     Subclasses implement :meth:`call`, returning float ``[batch, self.param_size]``; the base
     class turns that into a distribution with :meth:`distribution`.
+
+    ``conditional`` (class attribute, default ``False``): set it to ``True`` on a class (or on
+    the factory a plugin registers) that *needs* a condition. When the encoder or the decoder
+    of a run is conditional, :func:`genmod.build.condition_dim_for` gives the whole model
+    ``condition_dim = dataset.num_classes`` (one-hot labels); a dataset without labels is then
+    a clear error. Unconditional classes still accept an optional condition.
     """
+
+    conditional: bool = False
 
     def __init__(
         self,
@@ -90,8 +98,10 @@ class Decoder(keras.layers.Layer):
 
     Subclasses implement :meth:`call` for ``z`` of shape ``[n, latent_dim]`` and return
     ``[n, *data_shape, params_per_element]``. Use :meth:`decode`, which also accepts leading
-    sample dimensions.
+    sample dimensions. ``conditional``: as for :class:`Encoder`.
     """
+
+    conditional: bool = False
 
     def __init__(
         self,
@@ -168,11 +178,21 @@ class Prior(keras.layers.Layer):
 
     Priors may own trainable variables (a learned mixture, say); those are trained with the rest
     of the model.
+
+    A prior that depends on other parts of the model (the VampPrior needs the encoder and the
+    data shape) overrides :meth:`bind`, which :class:`genmod.model.VAE` calls once, from its
+    constructor, before any variable is built. ``bind`` may create variables and must raise
+    :class:`genmod.errors.ConfigError` when it cannot work with the model it is given.
+    Keep a reference to the model's pieces in a way Keras does not track as a sub-layer (for
+    example a bound method), so that their variables are not counted twice.
     """
 
     def __init__(self, *, latent_dim: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
+
+    def bind(self, model) -> None:
+        """Called by the VAE with itself (``genmod.model.VAE``); the default does nothing."""
 
     def distribution(self) -> tfd.Distribution:
         raise NotImplementedError

@@ -38,6 +38,7 @@ class VAE(keras.layers.Layer):
         self.data_shape = tuple(data_shape)
         self.latent_dim = int(latent_dim)
         self.condition_dim = int(condition_dim)
+        prior.bind(self)  # priors that need the encoder or data shape (VampPrior) hook in here
 
     def build(self, input_shape=None) -> None:
         # Sub-layers build themselves on first call; nothing of our own to create.

@@ -315,9 +315,10 @@ def run_with_display(start: Callable[..., Any], *, quiet: bool, as_json: bool = 
         click.echo(f"no epoch finished; run folder: {result.run_dir}")
         return
     test = result.test
+    kl_kind = "" if test.get("kl_analytic", True) else " by Monte Carlo"
     click.echo(
         f"test ELBO {test['elbo']:.2f} nats (reconstruction {test['reconstruction']:.2f}, "
-        f"KL {test['kl']:.2f}) after {result.history[-1]['epoch']} epoch(s) in "
+        f"KL {test['kl']:.2f}{kl_kind}) after {result.history[-1]['epoch']} epoch(s) in "
         f"{time.perf_counter() - started:.0f}s; run folder: {result.run_dir}"
     )
 

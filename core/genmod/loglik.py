@@ -1,0 +1,224 @@
+"""Importance-sampled log-likelihood log p(x), the ELBO next to it, and active latent units.
+
+The estimator is Burda et al.'s (2015) IWAE bound with K samples from q(z|x)::
+
+    log p(x) ~= log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x),   z_k ~ q(z|x)
+
+It is a lower bound on log p(x) in expectation, increases with K on average, and is exact
+when q is the true posterior. The K samples are drawn in chunks of ``chunk_size`` and combined
+with a running log-sum-exp, so memory grows with ``batch * chunk_size``, never with K.
+Everything is in nats per data item. Works with any object that has ``posterior(x, c)``,
+``observation(z, c)`` and ``prior_distribution()`` (the :class:`genmod.model.VAE` does).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from genmod.elbo import kl_divergence
+from genmod.errors import ConfigError
+from genmod.training import binarize_images, one_hot_labels
+
+#: Burda et al.'s threshold on Cov_x(E_q[z_i]) for a latent unit to count as active
+ACTIVE_UNIT_THRESHOLD = 1e-2
+
+
+def check_num_samples(num_samples: Any, what: str = "--samples") -> int:
+    """Validate a number of importance samples K (an integer >= 1)."""
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+        raise ConfigError(f"{what} got {num_samples!r}; it must be an integer >= 1.")
+    if num_samples < 1:
+        raise ConfigError(
+            f"{what} got {num_samples}; the number of importance samples K must be >= 1 "
+            "(K = 1 gives the ELBO; the literature uses K = 5000 for test log-likelihoods)."
+        )
+    return int(num_samples)
+
+
+def log_importance_weights(model, x, condition, q, num_samples: int, seed) -> tuple:
+    """``log w = log p(x|z) + log p(z) - log q(z|x)`` for ``num_samples`` draws z ~ q.
+
+    ``x``: ``[batch, *data_shape]``; ``q``: q(z|x) with batch ``[batch]``. Returns
+    ``(log_w, log_px_z, z)`` with shapes ``[S, batch]``, ``[S, batch]``, ``[S, batch, D]``.
+    """
+    z = q.sample(num_samples, seed=seed)
+    log_px_z = model.observation(z, condition).log_prob(x)
+    log_w = log_px_z + model.prior_distribution().log_prob(z) - q.log_prob(z)
+    return log_w, log_px_z, z
+
+
+def iwae_bound(log_w: tf.Tensor) -> tf.Tensor:
+    """``logmeanexp`` over the first axis (numerically stable): ``[S, ...] -> [...]``."""
+    num = tf.cast(tf.shape(log_w)[0], log_w.dtype)
+    return tf.reduce_logsumexp(log_w, axis=0) - tf.math.log(num)
+
+
+def iwae_log_likelihood(
+    model,
+    x: tf.Tensor,
+    condition: tf.Tensor | None = None,
+    *,
+    num_samples: int,
+    chunk_size: int = 100,
+    seed=(0, 0),
+) -> dict[str, tf.Tensor]:
+    """Per-item estimates for one batch, drawing K = ``num_samples`` samples in chunks.
+
+    Returns float32 ``[batch]`` tensors: ``log_likelihood`` (the K-sample IWAE estimate),
+    ``reconstruction`` (mean over the K samples of log p(x|z)), ``kl`` (analytic KL(q||p) when
+    TFP has it, otherwise the K-sample mean of log q - log p), ``elbo`` (reconstruction - kl)
+    and ``posterior_mean`` (``[batch, D]``, for active units); plus the Python bool
+    ``kl_analytic``. ``seed`` is a stateless seed (two ints); chunk i uses a seed folded with i.
+    """
+    num_samples = check_num_samples(num_samples, "num_samples")
+    chunk_size = min(check_num_samples(chunk_size, "chunk_size"), num_samples)
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int32)
+    q = model.posterior(x, condition)
+    p = model.prior_distribution()
+    batch = tf.shape(q.mean())[:1]
+
+    def chunk(count: int, index):
+        chunk_seed = tf.random.experimental.stateless_fold_in(seed, index)
+        log_w, log_px_z, _ = log_importance_weights(model, x, condition, q, count, chunk_seed)
+        return (
+            tf.reduce_logsumexp(log_w, axis=0),
+            tf.reduce_sum(log_px_z, axis=0),
+            tf.reduce_sum(log_px_z - log_w, axis=0),
+        )
+
+    def body(index, running, sum_rec, sum_q_minus_p):
+        lse, rec, q_minus_p = chunk(chunk_size, index)
+        running = tf.reduce_logsumexp(tf.stack([running, lse]), axis=0)
+        return index + 1, running, sum_rec + rec, sum_q_minus_p + q_minus_p
+
+    full_chunks, rest = divmod(num_samples, chunk_size)
+    zeros = tf.zeros(batch, tf.float32)
+    # A while loop (not a Python loop) keeps the graph small for K = 5000; it runs one chunk
+    # at a time, so memory is bounded by batch * chunk_size samples.
+    _, running, sum_rec, sum_log_q_minus_p = tf.while_loop(
+        lambda index, *_: index < full_chunks,
+        body,
+        (tf.constant(0), tf.fill(batch, -np.inf), zeros, zeros),
+        parallel_iterations=1,
+    )
+    if rest:
+        lse, rec, q_minus_p = chunk(rest, full_chunks)
+        running = tf.reduce_logsumexp(tf.stack([running, lse]), axis=0)
+        sum_rec += rec
+        sum_log_q_minus_p += q_minus_p
+    reconstruction = sum_rec / num_samples
+    try:
+        kl, analytic = kl_divergence(q, p)
+    except ValueError:
+        kl, analytic = sum_log_q_minus_p / num_samples, False
+    return {
+        "log_likelihood": running - math.log(num_samples),
+        "reconstruction": reconstruction,
+        "kl": kl,
+        "elbo": reconstruction - kl,
+        "posterior_mean": q.mean(),
+        "kl_analytic": analytic,
+    }
+
+
+def active_units(posterior_means: np.ndarray, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
+    """Burda et al.'s count: latent dimensions u with Cov_x(E_q[u]) > ``threshold``.
+
+    ``posterior_means``: ``[items, latent_dim]`` posterior means over a data set.
+    """
+    variance = np.var(np.asarray(posterior_means, np.float64), axis=0)
+    return int(np.sum(variance > threshold))
+
+
+def binarized_test_set(
+    images: np.ndarray, *, binarize: str, batch_size: int, seed: int
+) -> np.ndarray:
+    """The test set as :func:`genmod.evaluation.evaluate_elbo` sees it (float32 ``[n, ...]``):
+    batch b of ``batch_size`` items binarized with the stateless seed ``[seed, 2 b]``, so the
+    log-likelihood is computed on exactly the images of the run's test ELBO."""
+    parts = []
+    for b, start in enumerate(range(0, int(images.shape[0]), batch_size)):
+        data_seed = tf.constant([seed, 2 * b], tf.int32)
+        parts.append(
+            binarize_images(
+                tf.constant(images[start : start + batch_size]), binarize, data_seed
+            ).numpy()
+        )
+    return np.concatenate(parts, axis=0)
+
+
+def evaluate_log_likelihood(
+    model,
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    *,
+    binarize: str,
+    num_samples: int,
+    batch_size: int = 100,
+    chunk_size: int = 20,
+    seed: int = 0,
+    binarize_batch_size: int = 500,
+    progress=None,
+) -> dict[str, Any]:
+    """Test log-likelihood (IWAE, K = ``num_samples``), ELBO, reconstruction, KL (nats per
+    item, means over ``images``) and the number of active units.
+
+    At most ``batch_size * chunk_size`` latent samples are decoded at once. Data binarization
+    follows :func:`binarized_test_set` with ``binarize_batch_size`` (the run's
+    ``eval_batch_size``) and ``seed``; importance samples use seeds derived from ``seed`` and the
+    batch index, so the same call gives the same numbers. ``progress(done, total)`` is called
+    after each batch.
+    """
+    num_samples = check_num_samples(num_samples)
+    batch_size = check_num_samples(batch_size, "--batch-size")
+    chunk_size = check_num_samples(chunk_size, "--chunk-size")
+    if model.condition_dim and labels is None:
+        raise ConfigError("this model is conditional and needs a dataset with labels.")
+    started = time.perf_counter()
+    data = binarized_test_set(images, binarize=binarize, batch_size=binarize_batch_size, seed=seed)
+    n = int(data.shape[0])
+
+    @tf.function(reduce_retracing=True)
+    def batch_estimates(x, y, batch_index):
+        condition = one_hot_labels(y, model.condition_dim) if model.condition_dim else None
+        out = iwae_log_likelihood(
+            model,
+            x,
+            condition,
+            num_samples=num_samples,
+            chunk_size=chunk_size,
+            seed=tf.stack([tf.constant(seed + 1, tf.int32), batch_index]),
+        )
+        analytic_flags.append(out.pop("kl_analytic"))
+        return out
+
+    analytic_flags: list[bool] = []
+    sums = {"log_likelihood": 0.0, "reconstruction": 0.0, "kl": 0.0, "elbo": 0.0}
+    means = []
+    for b, start in enumerate(range(0, n, batch_size)):
+        x = tf.constant(data[start : start + batch_size])
+        y = (
+            tf.constant(labels[start : start + batch_size])
+            if labels is not None
+            else tf.zeros([0], tf.int64)
+        )
+        out = batch_estimates(x, y, tf.constant(b, tf.int32))
+        for key in sums:
+            sums[key] += float(tf.reduce_sum(tf.cast(out[key], tf.float64)))
+        means.append(out["posterior_mean"].numpy())
+        if progress is not None:
+            progress(min(start + batch_size, n), n)
+    result: dict[str, Any] = {key: value / n for key, value in sums.items()}
+    result["nll"] = -result["log_likelihood"]
+    result["kl_analytic"] = bool(all(analytic_flags)) if analytic_flags else True
+    result["active_units"] = active_units(np.concatenate(means, axis=0))
+    result["latent_dim"] = int(model.latent_dim)
+    result["num_samples"] = num_samples
+    result["test_size"] = n
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    return result

@@ -13,9 +13,20 @@ from genmod.plugins import KINDS, get_registry, register_plugin, reset_manager
 from genmod.testing import ConformanceError, check_component, check_options
 
 
+# Components whose contract needs a whole model: checked by their own tests instead.
+NEEDS_A_MODEL = {
+    ("prior", "vampprior"): "a mixture of q(z|u_k): needs a bound encoder (tests/test_zoo_runs.py)",
+}
+
+
 def _registered() -> list[tuple[str, str]]:
     registry = get_registry()
-    found = [(kind, name) for kind in KINDS for name in registry.names(kind)]
+    found = [
+        (kind, name)
+        for kind in KINDS
+        for name in registry.names(kind)
+        if (kind, name) not in NEEDS_A_MODEL
+    ]
     reset_manager()
     return found
 
@@ -138,7 +149,9 @@ def test_an_objective_missing_metrics_fails():
     from genmod_builtins.objectives_impl import ELBOObjective
 
     class Terse(ELBOObjective):
-        metric_names = ("loss",)
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.metric_names = ("loss",)
 
     _register("register_objectives", "terse", Terse)
     with pytest.raises(ConformanceError, match="lacks"):

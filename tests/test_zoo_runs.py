@@ -27,6 +27,7 @@ def tiny(**overrides) -> RunConfig:
         epochs=1,
         train_size=640,
         test_size=100,
+        validation_size=0,
         batch_size=64,
         encoder_options=dict(TINY),
         decoder_options=dict(TINY),

@@ -569,6 +569,8 @@ def check_component(
     2x2 binary image) and priors with ``latent_dim=1`` and their densities integrated
     (:func:`check_likelihood_normalised`, :func:`check_prior_normalised`); a component that
     refuses such a tiny shape with a ConfigError is not checked this way.
+    Encoders and decoders that declare ``conditional = True`` are checked with
+    ``condition_dim=10`` unless another value is given.
     ``data_dir``: datasets are also loaded from there. Each build first seeds Keras' global
     random generators with 0 (``keras.utils.set_random_seed``), so verdicts are repeatable.
     """
@@ -576,6 +578,8 @@ def check_component(
     values = check_options(kind, name, options, registry=registry)
     who = f"{kind} {name!r} (plugin {spec.plugin!r})"
     factory = spec.load()
+    if condition_dim == 0 and getattr(factory, "conditional", False):
+        condition_dim = 10  # a conditional network needs a condition; ten classes, like MNIST
 
     def build(**kwargs: Any) -> Callable[[], Any]:
         def make() -> Any:

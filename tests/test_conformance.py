@@ -12,7 +12,6 @@ from genmod.options import Option
 from genmod.plugins import KINDS, get_registry, register_plugin, reset_manager
 from genmod.testing import ConformanceError, check_component, check_options
 
-
 # Components whose contract needs a whole model: checked by their own tests instead.
 NEEDS_A_MODEL = {
     ("prior", "vampprior"): "a mixture of q(z|u_k): needs a bound encoder (tests/test_zoo_runs.py)",

@@ -185,3 +185,14 @@ def test_unknown_prior_and_posterior_names_list_the_choices(tmp_path):
     assert "unknown prior 'vamp'" in result.output and "vampprior" in result.output
     result = invoke("run", "--posterior", "full", "--out", tmp_path / "y")
     assert result.exit_code == 2 and "full-covariance" in result.output
+
+
+def test_genmod_runs_shows_what_genmod_evaluate_recorded(tmp_path, mnist_dir):
+    from genmod.commands.runs import describe_run
+    from genmod.run_evaluation import evaluate_run
+
+    train(tiny(), data_dir=mnist_dir, out_dir=tmp_path / "r")
+    result = evaluate_run(tmp_path / "r", num_samples=5, test_size=50)
+    info = describe_run(tmp_path / "r")
+    assert info["evaluation"]["log_likelihood"] == result["log_likelihood"]
+    assert info["evaluation"]["num_samples"] == 5

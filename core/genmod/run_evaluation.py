@@ -39,7 +39,7 @@ def evaluate_run(
     registry = registry or get_registry()
     run = load_run(run_dir, registry)
     config = dataclasses.replace(run.config, test_size=test_size, train_size=1)
-    _, data = load_dataset(config, registry, data_dir)
+    _, data = load_dataset(config, registry, data_dir or run.meta.get("data_dir"))
     eval_seed = run.config.eval_seed if seed is None else int(seed)
     result = evaluate_log_likelihood(
         run.model,

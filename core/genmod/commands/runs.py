@@ -39,9 +39,15 @@ def describe_run(path: Path) -> dict[str, Any]:
             "format_version": meta.get("format_version"),
         }
     )
-    extra = summary.get("evaluation")
-    if isinstance(extra, dict):  # written by `genmod evaluate`
-        info["evaluation"] = extra
+    evaluation_file = Path(path) / "evaluation.json"  # written by `genmod evaluate`
+    if evaluation_file.exists():
+        try:
+            found = json.loads(evaluation_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            found = None
+        if isinstance(found, dict):
+            keys = ("log_likelihood", "num_samples", "active_units")
+            info["evaluation"] = {k: found[k] for k in keys if k in found}
     return info
 
 

@@ -62,6 +62,7 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``genmod`` script: loads plugin commands, then runs the CLI."""
     warnings.showwarning = _show_plugin_warning
+    quiet_tensorflow()  # only sets TF_CPP_MIN_LOG_LEVEL (when unset); imports nothing
     try:
         manager = get_manager()
         manager.add_commands(cli)

@@ -1,6 +1,6 @@
 """Seconds spent drawing a run's pictures, on a loaded run (this machine; not a unit test).
 
-python benchmarks/time_pictures.py RUN_DIR DATA_DIR
+python bench/time_pictures.py RUN_DIR DATA_DIR
 """
 
 import sys

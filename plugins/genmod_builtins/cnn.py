@@ -9,6 +9,19 @@ from genmod import hookimpl
 from genmod.options import Option
 from genmod_builtins.mlp import ACTIVATIONS
 
+#: Options of the cnn networks (shared with their conditional variants, ``ccnn``).
+ENCODER_OPTIONS = (
+    Option("filters", "ints", (32, 64), "filters of each stride-2 convolution", min=1),
+    Option("kernel_size", "int", 3, "convolution kernel size", min=1),
+    Option("activation", "str", "relu", "hidden activation", choices=ACTIVATIONS),
+)
+DECODER_OPTIONS = (
+    Option("filters", "ints", (64, 32), "filters of each stride-2 transposed conv", min=1),
+    Option("base_channels", "int", 32, "channels of the first (dense) feature map", min=1),
+    Option("kernel_size", "int", 3, "convolution kernel size", min=1),
+    Option("activation", "str", "relu", "hidden activation", choices=ACTIVATIONS),
+)
+
 
 @hookimpl
 def register_encoders(register):
@@ -16,11 +29,7 @@ def register_encoders(register):
         "cnn",
         "genmod_builtins.cnn_networks:ConvEncoder",
         description="convolutional encoder: stride-2 3x3 convolutions, dense to q(z|x)",
-        options=[
-            Option("filters", "ints", (32, 64), "filters of each stride-2 convolution", min=1),
-            Option("kernel_size", "int", 3, "convolution kernel size", min=1),
-            Option("activation", "str", "relu", "hidden activation", choices=ACTIVATIONS),
-        ],
+        options=ENCODER_OPTIONS,
     )
 
 
@@ -30,10 +39,5 @@ def register_decoders(register):
         "cnn",
         "genmod_builtins.cnn_networks:ConvDecoder",
         description="deconvolutional decoder: dense to a small map, stride-2 transposed convs",
-        options=[
-            Option("filters", "ints", (64, 32), "filters of each stride-2 transposed conv", min=1),
-            Option("base_channels", "int", 32, "channels of the first (dense) feature map", min=1),
-            Option("kernel_size", "int", 3, "convolution kernel size", min=1),
-            Option("activation", "str", "relu", "hidden activation", choices=ACTIVATIONS),
-        ],
+        options=DECODER_OPTIONS,
     )

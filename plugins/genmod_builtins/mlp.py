@@ -5,6 +5,16 @@ from genmod.options import Option
 
 ACTIVATIONS = ("relu", "elu", "gelu", "swish", "tanh", "softplus", "leaky_relu")
 
+#: Options of the mlp networks (shared with their conditional variants, ``cmlp``).
+ENCODER_OPTIONS = (
+    Option("hidden", "ints", (512, 256), "widths of the hidden layers", min=1),
+    Option("activation", "str", "relu", "hidden activation", choices=ACTIVATIONS),
+)
+DECODER_OPTIONS = (
+    Option("hidden", "ints", (256, 512), "widths of the hidden layers", min=1),
+    Option("activation", "str", "relu", "hidden activation", choices=ACTIVATIONS),
+)
+
 
 @hookimpl
 def register_encoders(register):
@@ -12,10 +22,7 @@ def register_encoders(register):
         "mlp",
         "genmod_builtins.mlp_networks:MLPEncoder",
         description="fully connected encoder: flatten, dense hidden layers, dense to q(z|x)",
-        options=[
-            Option("hidden", "ints", (512, 256), "widths of the hidden layers", min=1),
-            Option("activation", "str", "relu", "hidden activation", choices=ACTIVATIONS),
-        ],
+        options=ENCODER_OPTIONS,
     )
 
 
@@ -25,8 +32,5 @@ def register_decoders(register):
         "mlp",
         "genmod_builtins.mlp_networks:MLPDecoder",
         description="fully connected decoder: dense hidden layers, dense to likelihood parameters",
-        options=[
-            Option("hidden", "ints", (256, 512), "widths of the hidden layers", min=1),
-            Option("activation", "str", "relu", "hidden activation", choices=ACTIVATIONS),
-        ],
+        options=DECODER_OPTIONS,
     )

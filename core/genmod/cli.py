@@ -43,6 +43,17 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def run_data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--data-dir`` for commands that work on an existing run folder."""
+    return click.option(
+        "--data-dir",
+        envvar="GENMOD_DATA_DIR",
+        type=click.Path(file_okay=False),
+        help="Folder with the dataset's files (env GENMOD_DATA_DIR). Default: the folder the "
+        "run was trained with.",
+    )(func)
+
+
 def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -81,4 +92,4 @@ from genmod.commands import resume as _resume_command  # noqa: E402, F401
 from genmod.commands import run as _run_command  # noqa: E402, F401
 from genmod.commands import runs as _runs_command  # noqa: E402, F401
 
-__all__ = ["cli", "handle_errors", "main", "quiet_tensorflow"]
+__all__ = ["cli", "handle_errors", "main", "quiet_tensorflow", "run_data_dir_option"]

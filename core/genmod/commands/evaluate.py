@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from genmod.cli import cli, handle_errors, quiet_tensorflow
+from genmod.cli import cli, handle_errors, quiet_tensorflow, run_data_dir_option
 
 
 @cli.command()
@@ -50,12 +50,7 @@ from genmod.cli import cli, handle_errors, quiet_tensorflow
     help="Seed of the test binarization and the importance samples (default: the run's "
     "eval seed, so the images are those of its test ELBO).",
 )
-@click.option(
-    "--data-dir",
-    envvar="GENMOD_DATA_DIR",
-    type=click.Path(file_okay=False),
-    help="Folder holding the dataset's files (env GENMOD_DATA_DIR).",
-)
+@run_data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @handle_errors
 def evaluate(

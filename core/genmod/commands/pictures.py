@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from genmod.cli import cli, handle_errors, quiet_tensorflow
+from genmod.cli import cli, handle_errors, quiet_tensorflow, run_data_dir_option
 
 CHECKPOINTS = click.Choice(["final", "best", "latest"])
 
@@ -40,15 +40,6 @@ def _common(default_name: str) -> Callable[[Callable[..., Any]], Callable[..., A
         return click.argument("run_dir", type=click.Path(exists=True, file_okay=False))(func)
 
     return decorate
-
-
-def _data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--data-dir",
-        envvar="GENMOD_DATA_DIR",
-        type=click.Path(file_okay=False),
-        help="Folder with the dataset's files. Default: the folder the run was trained with.",
-    )(func)
 
 
 def _load(run_dir: str, checkpoint: str):
@@ -100,7 +91,7 @@ def sample(run_dir, out_file, checkpoint, as_json, count, label, seed) -> None:
 
 @cli.command()
 @_common("reconstruct.png")
-@_data_dir_option
+@run_data_dir_option
 @click.option("-n", "count", type=click.IntRange(1, 10000), default=32, show_default=True)
 @click.option("--start", type=click.IntRange(0), default=0, help="First test image.")
 @handle_errors
@@ -119,7 +110,7 @@ def reconstruct(run_dir, out_file, checkpoint, as_json, data_dir, count, start) 
 
 @cli.command()
 @_common("interpolate.png")
-@_data_dir_option
+@run_data_dir_option
 @click.option("--pairs", type=click.IntRange(1, 100), default=4, show_default=True)
 @click.option("--steps", type=click.IntRange(2, 100), default=10, show_default=True)
 @click.option("--start", type=click.IntRange(0), default=0, help="First test image.")
@@ -145,7 +136,7 @@ def interpolate(run_dir, out_file, checkpoint, as_json, data_dir, pairs, steps, 
 
 @cli.command()
 @_common("traverse.png")
-@_data_dir_option
+@run_data_dir_option
 @click.option("--steps", type=click.IntRange(2, 100), default=9, show_default=True)
 @click.option("--index", type=click.IntRange(0), default=0, help="Test image to start from.")
 @click.option("--max-dims", type=click.IntRange(1), default=16, show_default=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from genmod.cli import cli, handle_errors
+from genmod.cli import cli, handle_errors, run_data_dir_option
 from genmod.commands.run import resume_run
 
 
@@ -16,12 +16,7 @@ from genmod.commands.run import resume_run
     default=None,
     help="Train to this many epochs in all (default: the run's own setting).",
 )
-@click.option(
-    "--data-dir",
-    envvar="GENMOD_DATA_DIR",
-    type=click.Path(file_okay=False),
-    help="Folder with the dataset's files. Default: the folder the run was started with.",
-)
+@run_data_dir_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or per-epoch lines.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print only a JSON object with the result at the end."

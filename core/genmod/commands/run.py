@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -323,22 +324,10 @@ def run_with_display(start: Callable[..., Any], *, quiet: bool, as_json: bool = 
     )
 
 
-SCALAR_FIELDS = (
-    "latent_dim",
-    "epochs",
-    "batch_size",
-    "learning_rate",
-    "seed",
-    "binarize",
-    "train_size",
-    "test_size",
-    "eval_batch_size",
-    "steps_per_execution",
-    "validation_size",
-    "checkpoints_to_keep",
-    "precision",
-    "strategy",
-    "jit_compile",
+#: RunConfig fields that are one plain value each (not a component or its options).
+_COMPONENT_KEYS = {key for pair in COMPONENT_FIELDS.values() for key in pair}
+SCALAR_FIELDS = tuple(
+    f.name for f in dataclasses.fields(RunConfig) if f.name not in _COMPONENT_KEYS
 )
 
 
@@ -360,14 +349,15 @@ def config_from_cli(
             given[name_field] = params[name_field]
         if f"{kind}_opts" in explicit and params[f"{kind}_opts"]:
             given[options_field] = parse_assignments(params[f"{kind}_opts"], f"--{kind}-opt")
-    for key in SCALAR_FIELDS:
+    scalar_keys = [key for key in SCALAR_FIELDS if key in params]  # eval_seed has no option
+    for key in scalar_keys:
         if key in explicit:
             given[key] = params[key]
     if given.get("binarize", "auto") not in BINARIZATIONS:
         raise GenmodError(
             f"--binarize got {given['binarize']!r}; accepted: {', '.join(BINARIZATIONS)}."
         )
-    defaults = {k: params[k] for k in SCALAR_FIELDS}
+    defaults = {k: params[k] for k in scalar_keys}
     defaults.update({COMPONENT_FIELDS[k][0]: params[COMPONENT_FIELDS[k][0]] for k in KINDS})
     file_values = file.values if file is not None else {}
     values = merge(defaults, file_values, given)

@@ -34,7 +34,7 @@ from genmod import rundir, tensorboard, visuals
 from genmod.config import RunConfig
 from genmod.data import DatasetArrays
 from genmod.errors import ConfigError, GenmodError, RunDirError
-from genmod.evaluation import evaluate_elbo
+from genmod.evaluation import ELBOEvaluator
 from genmod.training import Trainer, TrainingDiverged
 
 CHECKPOINT_PREFIX = "ckpt"
@@ -255,6 +255,12 @@ class RunLoop:
         self.checkpoint_dir = self.run_dir / rundir.CHECKPOINT_DIR
         self.best_dir = self.checkpoint_dir / rundir.BEST_DIR
         self.history: list[dict[str, Any]] = []
+        self.evaluator = ELBOEvaluator(
+            self.model,
+            binarize=assembled.binarize,
+            batch_size=config.eval_batch_size,
+            seed=config.eval_seed,
+        )
 
     # ----------------------------------------------------------------------------- restore
     def restore(self) -> None:
@@ -396,30 +402,16 @@ class RunLoop:
         )
 
     def _evaluate(self, epoch, train_metrics, train_seconds, start_step) -> dict[str, Any]:
-        config, data = self.config, self.splits
+        data = self.splits
         record: dict[str, Any] = {
             "epoch": epoch,
             "step": self.trainer.step_count,
         }
         record.update({f"train_{k}": v for k, v in train_metrics.items()})
         if data.x_validation is not None:
-            validation = evaluate_elbo(
-                self.model,
-                data.x_validation,
-                data.y_validation,
-                binarize=self.binarize,
-                batch_size=config.eval_batch_size,
-                seed=config.eval_seed,
-            )
+            validation = self.evaluator(data.x_validation, data.y_validation)
             record.update({f"validation_{k}": v for k, v in validation.items()})
-        test = evaluate_elbo(
-            self.model,
-            data.train.x_test,
-            data.train.y_test,
-            binarize=self.binarize,
-            batch_size=config.eval_batch_size,
-            seed=config.eval_seed,
-        )
+        test = self.evaluator(data.train.x_test, data.train.y_test)
         record.update({f"test_{k}": v for k, v in test.items()})
         steps = self.trainer.steps_per_epoch - start_step
         record["train_seconds"] = round(train_seconds, 3)

@@ -52,3 +52,25 @@ def fresh_plugins(monkeypatch):
     plugins.reset_manager()
     yield
     plugins.reset_manager()
+
+
+@pytest.fixture
+def run_plugin_test_file(monkeypatch):
+    """Run every ``test_*`` function of an out-of-tree plugin's test file, the way its author's
+    pytest would, and forget the plugin's modules afterwards (they were imported from a
+    temporary folder). Returns how many tests ran."""
+    import importlib.util
+    import sys
+
+    def run(path: Path, module_prefix: str) -> int:
+        spec = importlib.util.spec_from_file_location(f"{module_prefix}_tests", path)
+        tests = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(tests)
+        functions = [getattr(tests, n) for n in dir(tests) if n.startswith("test_")]
+        for test in functions:
+            test()
+        for module in [m for m in sys.modules if m.startswith(module_prefix)]:
+            monkeypatch.delitem(sys.modules, module)
+        return len(functions)
+
+    return run

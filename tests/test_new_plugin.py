@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import sys
 import tomllib
 
 from click.testing import CliRunner
@@ -13,7 +12,9 @@ from genmod.cli import cli
 from genmod.plugins import get_registry, register_plugin
 
 
-def test_skeleton_declares_its_entry_point_and_passes_its_own_test(tmp_path, monkeypatch):
+def test_skeleton_declares_its_entry_point_and_passes_its_own_test(
+    tmp_path, monkeypatch, run_plugin_test_file
+):
     result = CliRunner().invoke(cli, ["new-plugin", "genmod-Tiny-Priors", "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     root = tmp_path / "genmod-tiny-priors"
@@ -30,17 +31,7 @@ def test_skeleton_declares_its_entry_point_and_passes_its_own_test(tmp_path, mon
     register_plugin(plugin, "tiny-priors")
     assert get_registry().get("prior", "tiny-priors-normal").plugin == "tiny-priors"
 
-    spec = importlib.util.spec_from_file_location(
-        "skeleton_tests", root / "tests/test_conformance.py"
-    )
-    tests = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tests)
-    functions = [getattr(tests, n) for n in dir(tests) if n.startswith("test_")]
-    assert len(functions) == 2
-    for test in functions:
-        test()
-    for module in [m for m in sys.modules if m.startswith("genmod_tiny_priors")]:
-        monkeypatch.delitem(sys.modules, module)
+    assert run_plugin_test_file(root / "tests/test_conformance.py", "genmod_tiny_priors") == 2
 
 
 def test_bad_names_and_occupied_folders_are_clear_errors(tmp_path):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-import sys
 import tomllib
 from pathlib import Path
 
@@ -23,7 +22,9 @@ def guide_files() -> dict[str, str]:
     return dict(blocks)
 
 
-def test_the_guide_walk_through_builds_a_working_plugin(tmp_path, monkeypatch):
+def test_the_guide_walk_through_builds_a_working_plugin(
+    tmp_path, monkeypatch, run_plugin_test_file
+):
     files = guide_files()
     assert {
         "pyproject.toml",
@@ -44,12 +45,4 @@ def test_the_guide_walk_through_builds_a_working_plugin(tmp_path, monkeypatch):
     register_plugin(plugin, "logistic")
     assert get_registry().get("likelihood", "logistic").plugin == "logistic"
 
-    spec = importlib.util.spec_from_file_location("guide_tests", root / "tests/test_conformance.py")
-    tests = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tests)
-    functions = [getattr(tests, n) for n in dir(tests) if n.startswith("test_")]
-    assert len(functions) == 2
-    for test in functions:
-        test()
-    for module in [m for m in sys.modules if m.startswith("genmod_logistic")]:
-        monkeypatch.delitem(sys.modules, module)
+    assert run_plugin_test_file(root / "tests/test_conformance.py", "genmod_logistic") == 2

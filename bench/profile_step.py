@@ -6,6 +6,11 @@ by hand from the layer shapes).
 
 Prints the op types taking most time (summed over the TensorFlow executor's threads, so with
 two threads the total can exceed wall time), FLOPs per training image and the achieved FLOP/s.
+
+With ``--kernels`` it then runs the same steps again in a child process with
+``ONEDNN_VERBOSE=1`` and prints every oneDNN kernel (primitive, implementation, pass and
+problem shape) with its time per step and, for convolutions, the GFLOP/s it reached: this is
+where the gap between the model's FLOPs and the machine's matrix-product speed comes from.
 """
 
 from __future__ import annotations
@@ -14,14 +19,17 @@ import argparse
 import collections
 import glob
 import os
+import re
+import subprocess
+import sys
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from flops import layer_flops  # noqa: E402  (bench/flops.py, beside this script)
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
 from genmod.build import build_model  # noqa: E402
@@ -30,47 +38,6 @@ from genmod.plugins import get_registry  # noqa: E402
 from genmod.precision import precision_policy  # noqa: E402
 from genmod.training import Trainer  # noqa: E402
 from genmod_builtins.mnist_loader import MNIST  # noqa: E402
-
-
-def layer_flops(model) -> dict[str, float]:
-    """Forward multiply-adds x 2 per image for Dense/Conv2D/Conv2DTranspose layers."""
-    flops: dict[str, float] = {}
-    x = tf.zeros([1, 28, 28, 1])
-
-    def count(layer, out_shape, in_shape):
-        if isinstance(layer, keras.layers.Conv2DTranspose):
-            kh, kw, cout, cin = layer.kernel.shape
-            return 2.0 * in_shape[1] * in_shape[2] * kh * kw * cin * cout
-        if isinstance(layer, keras.layers.Conv2D):
-            kh, kw, cin, cout = layer.kernel.shape
-            return 2.0 * out_shape[1] * out_shape[2] * kh * kw * cin * cout
-        if isinstance(layer, keras.layers.Dense):
-            return 2.0 * float(np.prod(layer.kernel.shape))
-        return 0.0
-
-    originals = {}
-    for net in (model.encoder, model.decoder):
-        for layer in net._flatten_layers(include_self=False):
-            if isinstance(
-                layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.Dense)
-            ):
-                originals[id(layer)] = layer
-
-                def hook(layer=layer):
-                    call = layer.call
-
-                    def wrapped(inputs, *a, **k):
-                        out = call(inputs, *a, **k)
-                        flops[f"{layer.path}"] = count(layer, out.shape, inputs.shape)
-                        return out
-
-                    layer.call = wrapped
-
-                hook()
-    q = model.posterior(x)
-    model.observation(q.mean())
-    return flops
-
 
 # Trace events that enclose the real ops (the executor and the function call itself).
 ENCLOSING = {"Process", "Run", "ParallelFor"}
@@ -98,6 +65,54 @@ def op_times(logdir: str) -> collections.Counter:
     return totals
 
 
+CONV_SHAPE = re.compile(
+    r"mb(\d+)_ic(\d+)oc(\d+)_ih\d+oh(\d+)kh(\d+)sh\d+dh\d+ph\d+_iw\d+ow(\d+)kw(\d+)"
+)
+
+
+def conv_flops(problem: str) -> float:
+    """2 x multiply-adds of a oneDNN convolution problem (the same for its forward pass, input
+    gradient and weight gradient); 0 when ``problem`` is not a 2-D convolution."""
+    m = CONV_SHAPE.search(problem)
+    if not m:
+        return 0.0
+    mb, ic, oc, oh, kh, ow, kw = (int(g) for g in m.groups())
+    return 2.0 * mb * oh * ow * kh * kw * ic * oc
+
+
+def kernel_table(argv: list[str], steps: int, top: int) -> None:
+    """Re-run this script with oneDNN's verbose log on and sum its kernels' times per step."""
+    env = dict(os.environ, ONEDNN_VERBOSE="1")
+    child = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    totals: dict[tuple[str, str, str, str], list[float]] = collections.defaultdict(lambda: [0, 0])
+    for line in child.stdout.splitlines():
+        fields = line.split(",")
+        if not line.startswith("onednn_verbose,") or "exec" not in fields[:4]:
+            continue
+        at = fields.index("exec")
+        kind, impl, prop = fields[at + 2], fields[at + 3], fields[at + 4]
+        problem, ms = fields[-2], float(fields[-1])
+        key = (kind, impl, prop, problem if kind == "convolution" else fields[at + 5][:40])
+        totals[key][0] += ms
+        totals[key][1] += 1
+    total = sum(ms for ms, _ in totals.values())
+    print(f"oneDNN kernels, per training step (total {total / steps:.2f} ms/step):")
+    ranked = sorted(totals.items(), key=lambda item: -item[1][0])[:top]
+    for (kind, impl, prop, problem), (ms, _) in ranked:
+        flops = conv_flops(problem) if kind == "convolution" else 0.0
+        rate = f"{flops * steps / ms / 1e6:6.1f} GFLOP/s" if flops else " " * 13
+        print(
+            f"  {ms / steps:6.2f} ms {100 * ms / total:5.1f}%  {rate}  {kind} {prop} "
+            f"[{impl}] {problem}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", default=os.environ.get("GENMOD_DATA_DIR"))
@@ -106,7 +121,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument(
+        "--kernels", action="store_true", help="also list oneDNN kernel times (ONEDNN_VERBOSE)"
+    )
     args = parser.parse_args()
+    kernels_child = os.environ.get("ONEDNN_VERBOSE") == "1"
 
     images = MNIST().load(args.data_dir).x_train[: args.batch * args.steps]
     config = RunConfig(encoder=args.model).resolve(get_registry())
@@ -132,6 +151,8 @@ def main() -> None:
     trainer.train_epoch()
     seconds = time.perf_counter() - started
     rate = args.steps * args.batch / seconds
+    if kernels_child:
+        return  # the parent reads oneDNN's log of the two epochs above
     logdir = tempfile.mkdtemp(prefix="genmod-profile-")
     tf.profiler.experimental.start(logdir)
     trainer.train_epoch()
@@ -149,6 +170,9 @@ def main() -> None:
     print(f"op time in the profiled epoch (summed over threads, {total:.2f} s):")
     for op, value in totals.most_common(args.top):
         print(f"  {op:45s} {value:7.3f} s  {100 * value / total:5.1f}%")
+    if args.kernels:
+        argv = [a for a in sys.argv[1:] if a != "--kernels"]
+        kernel_table(argv, steps=2 * args.steps, top=args.top)
 
 
 if __name__ == "__main__":

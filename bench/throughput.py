@@ -18,6 +18,10 @@ short bursts of load from other processes do not decide a ratio. Part 2 (converg
 until the test ELBO reaches a target with genmod's defaults and with the tutorial's settings
 (Adam 1e-4, batch 32) in the reference loop, within a time limit. Peak RSS is printed last.
 
+After part 1 the script measures a large dense matrix product in float32 and bfloat16 (the
+fastest thing TensorFlow does on the machine) and prints, for each row, the ratio genmod could
+reach at best if every FLOP of its training step ran at that speed: the ceiling for any loop.
+
 Run ``python bench/throughput.py --help`` for the flags; docs/performance.md has the numbers.
 """
 
@@ -35,6 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from flops import layer_flops, matmul_flops_per_second  # noqa: E402
 
 from genmod.build import build_model  # noqa: E402
 from genmod.config import RunConfig  # noqa: E402
@@ -43,6 +48,40 @@ from genmod.plugins import get_registry  # noqa: E402
 from genmod.precision import precision_policy  # noqa: E402
 from genmod.training import Trainer  # noqa: E402
 from genmod_builtins.mnist_loader import MNIST  # noqa: E402
+
+
+def training_flops_per_image(encoder: str) -> float:
+    """FLOPs of one training image: forward, weight gradients and input gradients, except the
+    input gradient of the first layer (the images need none)."""
+    per_layer = list(layer_flops(build(encoder, "float32").model).values())
+    return 3.0 * sum(per_layer) - per_layer[0]
+
+
+def ceiling(rows: list[dict]) -> dict:
+    """The highest ratio any implementation could reach if every FLOP of a training step ran
+    at the speed of a large dense matrix product, the fastest thing TensorFlow does here."""
+    peaks = {"float32": matmul_flops_per_second(tf.float32)}
+    peaks["bfloat16"] = matmul_flops_per_second(tf.bfloat16)
+    print(
+        "dense 2048x2048 matmul: "
+        + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in peaks.items()),
+        flush=True,
+    )
+    flops = {encoder: training_flops_per_image(encoder) for encoder in {r["model"] for r in rows}}
+    for row in rows:
+        work = flops[row["model"]]
+        row["training_mflop_per_image"] = round(work / 1e6, 2)
+        row["reference_gflop_per_s"] = round(work * row["reference_images_per_s"] / 1e9, 1)
+        for name, peak in peaks.items():
+            row[f"ceiling_ratio_{name}"] = round(peak / (work * row["reference_images_per_s"]), 2)
+        print(
+            f"{row['model']} batch {row['batch']}: {work / 1e6:.1f} MFLOP/image, reference at "
+            f"{row['reference_gflop_per_s']} GFLOP/s; if every FLOP ran at matmul speed, the "
+            f"ratio could reach {row['ceiling_ratio_float32']} in float32, "
+            f"{row['ceiling_ratio_bfloat16']} in bfloat16",
+            flush=True,
+        )
+    return {name: round(peak / 1e9, 1) for name, peak in peaks.items()}
 
 
 def build(encoder: str, precision: str, seed: int = 0):
@@ -240,6 +279,11 @@ def main(argv: list[str] | None = None) -> None:
         "float32 reference",
     )
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--no-ceiling",
+        action="store_true",
+        help="skip the matmul-speed ceiling printed after part 1",
+    )
     parser.add_argument("--convergence", action="store_true", help="also run part 2")
     parser.add_argument(
         "--target-elbo",
@@ -263,6 +307,8 @@ def main(argv: list[str] | None = None) -> None:
     result: dict = {"argv": sys.argv[1:]}
     if not args.skip_throughput:
         result["throughput"] = throughput(args, mnist.x_train[: args.throughput_images])
+        if not args.no_ceiling:
+            result["matmul_gflop_per_s"] = ceiling(result["throughput"])
     if args.convergence:
         result["convergence"] = time_to_target(args, mnist)
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

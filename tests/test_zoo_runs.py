@@ -106,8 +106,12 @@ def test_full_covariance_run_then_genmod_evaluate(tmp_path, mnist_dir):
     assert shown["log_likelihood"] > shown["elbo"]
     assert shown["nll"] == pytest.approx(-shown["log_likelihood"])
     assert 0 <= shown["active_units"] <= 16
-    text = invoke("evaluate", out, "-k", 5, "--test-size", 20, "--data-dir", mnist_dir)
+    assert shown["chunk_size"] == 7 and shown["memory_budget_mib"] is None
+    text = invoke(
+        "evaluate", out, "-k", 5, "--test-size", 20, "--memory-budget", 16, "--data-dir", mnist_dir
+    )  # fmt: skip
     assert text.exit_code == 0 and "test log p(x)" in text.output and "active units" in text.output
+    assert "samples x 20 images per chunk" in text.output
 
 
 def test_evaluate_refuses_bad_k_and_missing_runs(tmp_path):
@@ -116,6 +120,11 @@ def test_evaluate_refuses_bad_k_and_missing_runs(tmp_path):
         assert result.exit_code == 2 and "Error:" in result.output and ">= 1" in result.output
     result = invoke("evaluate", tmp_path / "nothing", "--samples", 10)
     assert result.exit_code == 2 and "not a genmod run folder" in result.output
+    result = invoke("evaluate", tmp_path, "--memory-budget", "0")
+    assert result.exit_code == 2 and "positive" in result.output
+    result = invoke("evaluate", tmp_path, "--memory-budget", "64", "--chunk-size", "5")
+    assert result.exit_code == 2 and "not both" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_mixture_prior_reports_a_monte_carlo_kl_and_iwae_reports_the_elbo(tmp_path, mnist_dir):

@@ -6,7 +6,8 @@ The estimator is Burda et al.'s (2015) IWAE bound with K samples from q(z|x)::
 
 It is a lower bound on log p(x) in expectation, increases with K on average, and is exact
 when q is the true posterior. The K samples are drawn in chunks of ``chunk_size`` and combined
-with a running log-sum-exp, so memory grows with ``batch * chunk_size``, never with K.
+with a running log-sum-exp, so memory grows with ``batch * chunk_size``, never with K; the chunk
+size can be derived from a memory budget in MiB (:func:`chunk_size_for_budget`).
 Everything is in nats per data item. Works with any object that has ``posterior(x, c)``,
 ``observation(z, c)`` and ``prior_distribution()`` (the :class:`genmod.model.VAE` does).
 """
@@ -27,6 +28,12 @@ from genmod.training import binarize_images, one_hot_labels
 #: Burda et al.'s threshold on Cov_x(E_q[z_i]) for a latent unit to count as active
 ACTIVE_UNIT_THRESHOLD = 1e-2
 
+#: Working memory for decoding importance samples when no chunk size is given, in MiB
+DEFAULT_MEMORY_BUDGET_MIB = 512
+
+# Ops whose outputs do not grow with the number of decoded samples.
+_NOT_PER_SAMPLE = {"Const", "Placeholder", "ReadVariableOp", "VarHandleOp", "NoOp", "Identity"}
+
 
 def check_num_samples(num_samples: Any, what: str = "--samples") -> int:
     """Validate a number of importance samples K (an integer >= 1)."""
@@ -38,6 +45,61 @@ def check_num_samples(num_samples: Any, what: str = "--samples") -> int:
             "(K = 1 gives the ELBO; the literature uses K = 5000 for test log-likelihoods)."
         )
     return int(num_samples)
+
+
+def sample_working_bytes(model) -> int:
+    """Bytes of the tensors created to score one importance sample of one item.
+
+    Traces ``log p(x|z) + log p(z) - log q(z|x)`` for a single sample and item and adds up the
+    sizes of every intermediate tensor (the decoder's activations, the likelihood's parameters
+    and log-densities), whether or not they are alive at the same time: an upper bound on what
+    one sample holds while its chunk is decoded. Weights are not counted (they do not grow with
+    the chunk).
+    """
+    data_spec = tf.TensorSpec([1, *model.data_shape], tf.float32)
+    z_spec = tf.TensorSpec([1, 1, model.latent_dim], tf.float32)
+    condition_spec = tf.TensorSpec([1, max(int(model.condition_dim), 1)], tf.float32)
+
+    @tf.function(autograph=False)
+    def score(z, x, condition):
+        condition = condition if model.condition_dim else None
+        q = model.posterior(x, condition)
+        log_px_z = model.observation(z, condition).log_prob(x)
+        return log_px_z + model.prior_distribution().log_prob(z) - q.log_prob(z)
+
+    graph = score.get_concrete_function(z_spec, data_spec, condition_spec).graph
+    total = 0
+    for op in graph.get_operations():
+        if op.type in _NOT_PER_SAMPLE:
+            continue
+        for tensor in op.outputs:
+            dtype = tensor.dtype
+            if tensor.shape.is_fully_defined() and (
+                dtype.is_floating or dtype.is_integer or dtype.is_bool
+            ):
+                total += tensor.shape.num_elements() * dtype.size
+    return int(total)
+
+
+def chunk_size_for_budget(model, batch_size: int, memory_budget_mib: float) -> int:
+    """The largest chunk of importance samples per item such that ``batch_size`` items times
+    that many samples fit ``memory_budget_mib`` MiB by :func:`sample_working_bytes`."""
+    if isinstance(memory_budget_mib, bool) or not memory_budget_mib > 0:
+        raise ConfigError(
+            f"--memory-budget got {memory_budget_mib!r}; it must be a positive number of MiB."
+        )
+    per_sample = sample_working_bytes(model)
+    budget = float(memory_budget_mib) * 2**20
+    chunk = int(budget // (batch_size * per_sample))
+    if chunk < 1:
+        fits = int(budget // per_sample)
+        raise ConfigError(
+            f"--memory-budget {memory_budget_mib:g} MiB is too small for --batch-size "
+            f"{batch_size}: one importance sample for each image of a batch takes about "
+            f"{batch_size * per_sample / 2**20:.1f} MiB with this model. Raise --memory-budget "
+            f"or use --batch-size {max(fits, 1)} or less."
+        )
+    return chunk
 
 
 def log_importance_weights(model, x, condition, q, num_samples: int, seed) -> tuple:
@@ -160,7 +222,8 @@ def evaluate_log_likelihood(
     binarize: str,
     num_samples: int,
     batch_size: int = 100,
-    chunk_size: int = 20,
+    chunk_size: int | None = None,
+    memory_budget_mib: float | None = None,
     seed: int = 0,
     binarize_batch_size: int = 500,
     progress=None,
@@ -168,17 +231,31 @@ def evaluate_log_likelihood(
     """Test log-likelihood (IWAE, K = ``num_samples``), ELBO, reconstruction, KL (nats per
     item, means over ``images``) and the number of active units.
 
-    At most ``batch_size * chunk_size`` latent samples are decoded at once. Data binarization
+    At most ``batch_size * chunk_size`` latent samples are decoded at once. Give either
+    ``chunk_size`` or ``memory_budget_mib`` (default: :data:`DEFAULT_MEMORY_BUDGET_MIB`), from
+    which the chunk size is derived by :func:`chunk_size_for_budget`; the result records both,
+    with ``working_memory_mib``, the estimated bytes of one chunk. Data binarization
     follows :func:`binarized_test_set` with ``binarize_batch_size`` (the run's
     ``eval_batch_size``) and ``seed``; importance samples use seeds derived from ``seed`` and the
     batch index, so the same call gives the same numbers. ``progress(done, total)`` is called
     after each batch.
     """
     num_samples = check_num_samples(num_samples)
-    batch_size = check_num_samples(batch_size, "--batch-size")
-    chunk_size = check_num_samples(chunk_size, "--chunk-size")
+    # A batch never holds more images than there are (the memory estimate uses this size).
+    batch_size = min(check_num_samples(batch_size, "--batch-size"), max(len(images), 1))
     if model.condition_dim and labels is None:
         raise ConfigError("this model is conditional and needs a dataset with labels.")
+    if chunk_size is not None and memory_budget_mib is not None:
+        raise ConfigError(
+            "give --chunk-size or --memory-budget, not both: the chunk size is derived from "
+            "the memory budget."
+        )
+    if chunk_size is None:
+        if memory_budget_mib is None:
+            memory_budget_mib = DEFAULT_MEMORY_BUDGET_MIB
+        chunk_size = chunk_size_for_budget(model, batch_size, memory_budget_mib)
+    chunk_size = min(check_num_samples(chunk_size, "--chunk-size"), num_samples)
+    working_bytes = batch_size * chunk_size * sample_working_bytes(model)
     started = time.perf_counter()
     data = binarized_test_set(images, binarize=binarize, batch_size=binarize_batch_size, seed=seed)
     n = int(data.shape[0])
@@ -220,5 +297,9 @@ def evaluate_log_likelihood(
     result["latent_dim"] = int(model.latent_dim)
     result["num_samples"] = num_samples
     result["test_size"] = n
+    result["batch_size"] = batch_size
+    result["chunk_size"] = chunk_size
+    result["memory_budget_mib"] = memory_budget_mib
+    result["working_memory_mib"] = round(working_bytes / 2**20, 1)
     result["seconds"] = round(time.perf_counter() - started, 3)
     return result

@@ -22,7 +22,8 @@ def evaluate_run(
     *,
     num_samples: int,
     batch_size: int = 100,
-    chunk_size: int = 20,
+    chunk_size: int | None = None,
+    memory_budget_mib: float | None = None,
     test_size: int | None = None,
     seed: int | None = None,
     data_dir: str | Path | None = None,
@@ -34,7 +35,8 @@ def evaluate_run(
     Loads the run with :func:`genmod.api.load_run`, takes the first ``test_size`` test items
     (all by default), binarizes them as the run's test ELBO does (``seed`` defaults to the
     run's ``eval_seed``), and writes the result to ``RUN/evaluation.json`` as well as
-    returning it (nats per item; see :func:`genmod.loglik.evaluate_log_likelihood`).
+    returning it (nats per item; see :func:`genmod.loglik.evaluate_log_likelihood`, which also
+    says how ``chunk_size`` and ``memory_budget_mib`` bound the memory).
     """
     registry = registry or get_registry()
     run = load_run(run_dir, registry)
@@ -49,6 +51,7 @@ def evaluate_run(
         num_samples=num_samples,
         batch_size=batch_size,
         chunk_size=chunk_size,
+        memory_budget_mib=memory_budget_mib,
         seed=eval_seed,
         binarize_batch_size=run.config.eval_batch_size,
         progress=progress,

@@ -30,12 +30,19 @@ from genmod.cli import cli, handle_errors, quiet_tensorflow, run_data_dir_option
     help="Test images per batch.",
 )
 @click.option(
+    "--memory-budget",
+    type=float,
+    default=None,
+    metavar="MIB",
+    help="Working memory for decoding importance samples, in MiB; the chunk size is derived "
+    "from it and the model (default: 512 unless --chunk-size is given).",
+)
+@click.option(
     "--chunk-size",
     type=int,
-    default=20,
-    show_default=True,
-    help="Importance samples decoded at once per image: memory grows with "
-    "batch-size x chunk-size, never with K.",
+    default=None,
+    help="Importance samples decoded at once per image, instead of a --memory-budget: "
+    "memory grows with batch-size x chunk-size, never with K.",
 )
 @click.option(
     "--test-size",
@@ -57,7 +64,8 @@ def evaluate(
     run_dir: str,
     samples: int,
     batch_size: int,
-    chunk_size: int,
+    memory_budget: float | None,
+    chunk_size: int | None,
     test_size: int | None,
     seed: int | None,
     data_dir: str | None,
@@ -75,7 +83,15 @@ def evaluate(
 
     check_num_samples(samples)
     check_num_samples(batch_size, "--batch-size")
-    check_num_samples(chunk_size, "--chunk-size")
+    if chunk_size is not None:
+        check_num_samples(chunk_size, "--chunk-size")
+    if memory_budget is not None and not memory_budget > 0:
+        raise ConfigError(f"--memory-budget got {memory_budget:g}; it must be a positive MiB.")
+    if memory_budget is not None and chunk_size is not None:
+        raise ConfigError(
+            "give --chunk-size or --memory-budget, not both: the chunk size is derived from "
+            "the memory budget."
+        )
     if test_size is not None and test_size < 1:
         raise ConfigError(f"--test-size got {test_size}; it must be an integer >= 1.")
     if seed is not None and not 0 <= seed < 2**31 - 1:
@@ -94,6 +110,7 @@ def evaluate(
         num_samples=samples,
         batch_size=batch_size,
         chunk_size=chunk_size,
+        memory_budget_mib=memory_budget,
         test_size=test_size,
         seed=seed,
         data_dir=data_dir,
@@ -111,5 +128,7 @@ def evaluate(
         f"test ELBO {result['elbo']:.2f} nats (reconstruction {result['reconstruction']:.2f}, "
         f"KL {result['kl']:.2f}, {kl_kind})\n"
         f"active units {result['active_units']}/{result['latent_dim']} | "
+        f"{result['chunk_size']} samples x {result['batch_size']} images per chunk, "
+        f"~{result['working_memory_mib']:.0f} MiB | "
         f"{result['seconds']:.0f}s; written to {Path(run_dir) / 'evaluation.json'}"
     )

@@ -55,7 +55,11 @@ def run_data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """Import TensorFlow now, with its log level raised and its start-up lines filtered
+    (see :mod:`genmod.quiet_import`); commands call this just before they need TensorFlow."""
+    from genmod.quiet_import import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,7 +77,7 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``genmod`` script: loads plugin commands, then runs the CLI."""
     warnings.showwarning = _show_plugin_warning
-    quiet_tensorflow()  # only sets TF_CPP_MIN_LOG_LEVEL (when unset); imports nothing
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # imports nothing: --help stays fast
     try:
         manager = get_manager()
         manager.add_commands(cli)

@@ -8,11 +8,7 @@ import pytest
 from genmod.build import build_model
 from genmod.config import RunConfig
 from genmod.errors import ConfigError
-from genmod.loglik import (
-    chunk_size_for_budget,
-    evaluate_log_likelihood,
-    sample_working_bytes,
-)
+from genmod.loglik import chunk_size_for_budget, evaluate_log_likelihood, working_memory
 from genmod.plugins import get_registry
 
 
@@ -21,24 +17,35 @@ def model_for(**fields):
     return build_model(config, get_registry(), (28, 28, 1)).model
 
 
-def test_working_bytes_cover_the_activations_counted_by_hand():
+def test_per_sample_bytes_cover_the_activations_counted_by_hand():
     hidden = {"hidden": (100,)}
-    mlp = model_for(encoder="mlp", encoder_options=hidden, decoder_options=hidden)
+    mlp = working_memory(model_for(encoder="mlp", encoder_options=hidden, decoder_options=hidden))
     # the decoder's hidden layer, the 784 logits and the 784 per-pixel log-probabilities
-    assert sample_working_bytes(mlp) >= 4 * (100 + 784 + 784)
-    cnn = model_for(encoder="cnn")
+    assert mlp.per_sample >= 4 * (100 + 784 + 784)
+    # the encoder runs once per item, not once per sample: its 100 hidden units and the
+    # 32 posterior parameters are in the per-item part
+    assert mlp.per_item >= 4 * (100 + 32)
+    cnn = working_memory(model_for(encoder="cnn"))
     # the largest map alone: 28 x 28 x 32 float32 values out of the last transposed conv
-    assert sample_working_bytes(cnn) >= 4 * 28 * 28 * 32
-    assert sample_working_bytes(cnn) > 5 * sample_working_bytes(mlp)
+    assert cnn.per_sample >= 4 * 28 * 28 * 32
+    assert cnn.per_sample > 5 * mlp.per_sample
+
+
+def test_a_vampprior_costs_mostly_once_per_chunk():
+    memory = working_memory(model_for(encoder="mlp", prior="vampprior"))
+    # its 500 pseudo-inputs (784 values each) are encoded once per chunk, not once per sample
+    assert memory.fixed >= 4 * 500 * 784
+    assert memory.per_sample < memory.fixed / 10
+    assert chunk_size_for_budget(model_for(encoder="mlp", prior="vampprior"), 100, 512) >= 1
 
 
 def test_chunk_size_follows_the_budget_and_fits_it():
     model = model_for(encoder="mlp")
-    per_sample = sample_working_bytes(model)
+    memory = working_memory(model)
     small = chunk_size_for_budget(model, 100, 64)
     large = chunk_size_for_budget(model, 100, 256)
     for budget, chunk in ((64, small), (256, large)):
-        assert 100 * chunk * per_sample <= budget * 2**20 < 100 * (chunk + 1) * per_sample
+        assert memory.bytes_for(100, chunk) <= budget * 2**20 < memory.bytes_for(100, chunk + 1)
     assert large >= 4 * small - 3
 
 

@@ -14,6 +14,7 @@ Everything is in nats per data item. Works with any object that has ``posterior(
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any
@@ -47,18 +48,28 @@ def check_num_samples(num_samples: Any, what: str = "--samples") -> int:
     return int(num_samples)
 
 
-def sample_working_bytes(model) -> int:
-    """Bytes of the tensors created to score one importance sample of one item.
+@dataclasses.dataclass(frozen=True)
+class WorkingMemory:
+    """Bytes of the tensors created to score a chunk of importance samples, in three parts:
+    ``fixed`` per chunk (e.g. a VampPrior encoding its pseudo-inputs), ``per_item`` per data
+    item (the encoder's activations) and ``per_sample`` per (sample, item) pair (the decoder's
+    activations, the likelihood's parameters and log-densities)."""
 
-    Traces ``log p(x|z) + log p(z) - log q(z|x)`` for a single sample and item and adds up the
-    sizes of every intermediate tensor (the decoder's activations, the likelihood's parameters
-    and log-densities), whether or not they are alive at the same time: an upper bound on what
-    one sample holds while its chunk is decoded. Weights are not counted (they do not grow with
-    the chunk).
-    """
-    data_spec = tf.TensorSpec([1, *model.data_shape], tf.float32)
-    z_spec = tf.TensorSpec([1, 1, model.latent_dim], tf.float32)
-    condition_spec = tf.TensorSpec([1, max(int(model.condition_dim), 1)], tf.float32)
+    fixed: int
+    per_item: int
+    per_sample: int
+
+    def bytes_for(self, batch_size: int, chunk_size: int) -> int:
+        """Bytes for ``chunk_size`` samples of each of ``batch_size`` items."""
+        return self.fixed + batch_size * (self.per_item + chunk_size * self.per_sample)
+
+
+def _traced_bytes(model, num_samples: int, batch_size: int) -> int:
+    """Sum of the sizes of every intermediate tensor in the scoring of ``num_samples`` samples
+    of ``batch_size`` items (weights and constants excluded)."""
+    data_spec = tf.TensorSpec([batch_size, *model.data_shape], tf.float32)
+    z_spec = tf.TensorSpec([num_samples, batch_size, model.latent_dim], tf.float32)
+    condition_spec = tf.TensorSpec([batch_size, max(int(model.condition_dim), 1)], tf.float32)
 
     @tf.function(autograph=False)
     def score(z, x, condition):
@@ -81,23 +92,47 @@ def sample_working_bytes(model) -> int:
     return int(total)
 
 
+def working_memory(model) -> WorkingMemory:
+    """How the memory of scoring a chunk grows, from three traces of the scoring function.
+
+    Traces ``log p(x|z) + log p(z) - log q(z|x)`` for (1 sample, 1 item), (2 samples, 1 item)
+    and (1 sample, 2 items) and adds up the sizes of every intermediate tensor in each, whether
+    or not they are alive at the same time, so the figures are upper bounds. The differences
+    between the traces give the per-sample and per-item parts; the rest is fixed per chunk.
+    """
+    one = _traced_bytes(model, 1, 1)
+    per_sample = max(_traced_bytes(model, 2, 1) - one, 1)
+    per_item = max(_traced_bytes(model, 1, 2) - one - per_sample, 0)
+    return WorkingMemory(
+        fixed=max(one - per_sample - per_item, 0), per_item=per_item, per_sample=per_sample
+    )
+
+
 def chunk_size_for_budget(model, batch_size: int, memory_budget_mib: float) -> int:
-    """The largest chunk of importance samples per item such that ``batch_size`` items times
-    that many samples fit ``memory_budget_mib`` MiB by :func:`sample_working_bytes`."""
+    """The largest chunk of importance samples per item such that a batch of ``batch_size``
+    items with that many samples each fits ``memory_budget_mib`` MiB by
+    :func:`working_memory`."""
     if isinstance(memory_budget_mib, bool) or not memory_budget_mib > 0:
         raise ConfigError(
             f"--memory-budget got {memory_budget_mib!r}; it must be a positive number of MiB."
         )
-    per_sample = sample_working_bytes(model)
+    memory = working_memory(model)
     budget = float(memory_budget_mib) * 2**20
-    chunk = int(budget // (batch_size * per_sample))
+    spare = budget - memory.fixed - batch_size * memory.per_item
+    chunk = int(spare // (batch_size * memory.per_sample)) if spare > 0 else 0
     if chunk < 1:
-        fits = int(budget // per_sample)
+        per_image = memory.per_item + memory.per_sample
+        fits = int((budget - memory.fixed) // per_image) if budget > memory.fixed else 0
+        advice = (
+            f"or use --batch-size {fits} or less"
+            if fits >= 1
+            else f"to at least {(memory.fixed + per_image) / 2**20:.0f} MiB"
+        )
         raise ConfigError(
             f"--memory-budget {memory_budget_mib:g} MiB is too small for --batch-size "
             f"{batch_size}: one importance sample for each image of a batch takes about "
-            f"{batch_size * per_sample / 2**20:.1f} MiB with this model. Raise --memory-budget "
-            f"or use --batch-size {max(fits, 1)} or less."
+            f"{memory.bytes_for(batch_size, 1) / 2**20:.1f} MiB with this model. Raise "
+            f"--memory-budget {advice}."
         )
     return chunk
 
@@ -255,7 +290,7 @@ def evaluate_log_likelihood(
             memory_budget_mib = DEFAULT_MEMORY_BUDGET_MIB
         chunk_size = chunk_size_for_budget(model, batch_size, memory_budget_mib)
     chunk_size = min(check_num_samples(chunk_size, "--chunk-size"), num_samples)
-    working_bytes = batch_size * chunk_size * sample_working_bytes(model)
+    working_bytes = working_memory(model).bytes_for(batch_size, chunk_size)
     started = time.perf_counter()
     data = binarized_test_set(images, binarize=binarize, batch_size=binarize_batch_size, seed=seed)
     n = int(data.shape[0])

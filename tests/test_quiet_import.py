@@ -65,3 +65,23 @@ def test_the_real_tensorflow_imports_without_its_startup_lines():
     assert result.returncode == 0, result.stderr
     assert "oneDNN custom operations" not in result.stderr
     assert "absl::InitializeLog" not in result.stderr
+
+
+def test_commands_that_use_tensorflow_print_no_startup_lines(tmp_path, mnist_dir):
+    def genmod(*args) -> subprocess.CompletedProcess:
+        code = "from genmod.cli import main; main()"
+        done = subprocess.run(
+            [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert "oneDNN custom operations" not in done.stderr, args[0]
+        assert "absl::InitializeLog" not in done.stderr, args[0]
+        return done
+
+    run = tmp_path / "run"
+    genmod("run", "--train-size", 128, "--validation-size", 0, "--test-size", 20, "--epochs", 1,
+           "--encoder-opt", "hidden=16", "--decoder-opt", "hidden=16", "-q",
+           "--data-dir", mnist_dir, "--out", run)  # fmt: skip
+    genmod("evaluate", run, "--samples", 2, "--test-size", 10)
+    genmod("sample", run, "--out", tmp_path / "sample.png")
+    genmod("resume", run, "--epochs", 2, "-q")

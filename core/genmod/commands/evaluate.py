@@ -78,6 +78,7 @@ def evaluate(
     the number of active latent units (Cov_x E_q[z_i] > 0.01), all in nats per test image.
     The results are printed and written to RUN_DIR/evaluation.json.
     """
+    quiet_tensorflow()  # before genmod.loglik, which imports TensorFlow
     from genmod.errors import ConfigError
     from genmod.loglik import check_num_samples
 
@@ -96,7 +97,6 @@ def evaluate(
         raise ConfigError(f"--test-size got {test_size}; it must be an integer >= 1.")
     if seed is not None and not 0 <= seed < 2**31 - 1:
         raise ConfigError(f"--seed got {seed}; it must be in [0, 2^31 - 1).")
-    quiet_tensorflow()
     from genmod.run_evaluation import evaluate_run
 
     show = sys.stderr.isatty() and not as_json

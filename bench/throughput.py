@@ -84,6 +84,21 @@ def ceiling(rows: list[dict]) -> dict:
     return {name: round(peak / 1e9, 1) for name, peak in peaks.items()}
 
 
+def check_targets(rows: list[dict]) -> None:
+    """Print issue 5's two throughput targets against this run's ratios."""
+    for row in rows:
+        if row["model"] == "cnn" and row["batch"] == 128:
+            verdict = "met" if row["ratio"] >= 2.0 else "NOT met"
+            print(f"target: cnn batch 128 ratio >= 2: {row['ratio']:.2f}, {verdict}", flush=True)
+    slowest = min(rows, key=lambda row: row["ratio"])
+    verdict = "met" if slowest["ratio"] >= 1.0 else "NOT met"
+    print(
+        f"target: never slower: lowest ratio {slowest['ratio']:.3f} ({slowest['model']} batch "
+        f"{slowest['batch']}), {verdict}",
+        flush=True,
+    )
+
+
 def build(encoder: str, precision: str, seed: int = 0):
     config = RunConfig(encoder=encoder).resolve(get_registry())
     keras.utils.set_random_seed(seed)
@@ -307,6 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     result: dict = {"argv": sys.argv[1:]}
     if not args.skip_throughput:
         result["throughput"] = throughput(args, mnist.x_train[: args.throughput_images])
+        check_targets(result["throughput"])
         if not args.no_ceiling:
             result["matmul_gflop_per_s"] = ceiling(result["throughput"])
     if args.convergence:

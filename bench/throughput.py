@@ -14,7 +14,9 @@ same objective (one-sample ELBO, analytic KL) at the same batch size, in this on
 Part 1 (throughput) prints training images/second of both and their ratio for each model and
 batch size, and the time to the first step (tracing + first step). Measurements alternate
 between the two loops and are repeated; the best of the repeats is kept for each, so that
-short bursts of load from other processes do not decide a ratio. Part 2 (convergence) trains
+short bursts of load from other processes do not decide a ratio. Each repeat also gives a
+paired ratio (genmod's epoch over the reference's epoch next to it); their median and range
+are printed too, and the targets are judged on the median. Part 2 (convergence) trains
 until the test ELBO reaches a target with genmod's defaults and with the tutorial's settings
 (Adam 1e-4, batch 32) in the reference loop, within a time limit. Peak RSS is printed last.
 
@@ -86,15 +88,21 @@ def ceiling(rows: list[dict]) -> dict:
 
 def check_targets(rows: list[dict]) -> None:
     """Print issue 5's two throughput targets against this run's ratios."""
+    key = "paired_ratio_median"
     for row in rows:
         if row["model"] == "cnn" and row["batch"] == 128:
-            verdict = "met" if row["ratio"] >= 2.0 else "NOT met"
-            print(f"target: cnn batch 128 ratio >= 2: {row['ratio']:.2f}, {verdict}", flush=True)
-    slowest = min(rows, key=lambda row: row["ratio"])
-    verdict = "met" if slowest["ratio"] >= 1.0 else "NOT met"
+            verdict = "met" if row[key] >= 2.0 else "NOT met"
+            print(
+                f"target: cnn batch 128 ratio >= 2: median paired ratio {row[key]:.2f} "
+                f"(best-of ratio {row['ratio']:.2f}), {verdict}",
+                flush=True,
+            )
+    slowest = min(rows, key=lambda row: row[key])
+    verdict = "met" if slowest[key] >= 1.0 else "NOT met"
     print(
-        f"target: never slower: lowest ratio {slowest['ratio']:.3f} ({slowest['model']} batch "
-        f"{slowest['batch']}), {verdict}",
+        f"target: never slower: lowest median paired ratio {slowest[key]:.3f} "
+        f"({slowest['model']} batch {slowest['batch']}; its repeats ranged "
+        f"{slowest['paired_ratio_min']:.3f}-{slowest['paired_ratio_max']:.3f}), {verdict}",
         flush=True,
     )
 
@@ -205,17 +213,24 @@ def throughput(args, images: np.ndarray) -> list[dict]:
                     jit_compile=args.jit_compile,
                 )
             first = {name: loop.first_step_seconds() for name, loop in loops.items()}
-            best = {name: 0.0 for name in loops}
-            for _ in range(args.repeats):
-                for name, loop in loops.items():
-                    n, seconds = loop.epoch()
-                    best[name] = max(best[name], n / seconds)
+            rates: dict[str, list[float]] = {name: [] for name in loops}
+            names = list(loops)
+            for repeat in range(args.repeats):
+                # Alternate the order so that neither loop always runs first in a repeat.
+                for name in names if repeat % 2 == 0 else names[::-1]:
+                    n, seconds = loops[name].epoch()
+                    rates[name].append(n / seconds)
+            best = {name: max(values) for name, values in rates.items()}
+            paired = sorted(g / r for g, r in zip(rates["genmod"], rates["reference"], strict=True))
             row = {
                 "model": encoder,
                 "batch": batch,
                 "reference_images_per_s": round(best["reference"], 1),
                 "genmod_images_per_s": round(best["genmod"], 1),
                 "ratio": round(best["genmod"] / best["reference"], 3),
+                "paired_ratio_median": round(float(np.median(paired)), 3),
+                "paired_ratio_min": round(paired[0], 3),
+                "paired_ratio_max": round(paired[-1], 3),
                 "reference_first_step_s": round(first["reference"], 2),
                 "genmod_first_step_s": round(first["genmod"], 2),
             }
@@ -282,7 +297,12 @@ def main(argv: list[str] | None = None) -> None:
         default=12800,
         help="training images per timed epoch in part 1 (the first N of MNIST)",
     )
-    parser.add_argument("--repeats", type=int, default=2, help="timed epochs per loop (best kept)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="timed epochs per loop, alternated between the loops (best kept, and paired ratios)",
+    )
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--steps-per-execution", type=int, default=RunConfig().steps_per_execution)
     parser.add_argument("--precision", default="float32")

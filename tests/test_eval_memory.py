@@ -36,26 +36,25 @@ def test_a_vampprior_costs_mostly_once_per_chunk():
     # its 500 pseudo-inputs (784 values each) are encoded once per chunk, not once per sample
     assert memory.fixed >= 4 * 500 * 784
     assert memory.per_sample < memory.fixed / 10
-    assert chunk_size_for_budget(model_for(encoder="mlp", prior="vampprior"), 100, 512) >= 1
+    assert chunk_size_for_budget(memory, 100, 512) >= 1
 
 
 def test_chunk_size_follows_the_budget_and_fits_it():
-    model = model_for(encoder="mlp")
-    memory = working_memory(model)
-    small = chunk_size_for_budget(model, 100, 64)
-    large = chunk_size_for_budget(model, 100, 256)
+    memory = working_memory(model_for(encoder="mlp"))
+    small = chunk_size_for_budget(memory, 100, 64)
+    large = chunk_size_for_budget(memory, 100, 256)
     for budget, chunk in ((64, small), (256, large)):
         assert memory.bytes_for(100, chunk) <= budget * 2**20 < memory.bytes_for(100, chunk + 1)
     assert large >= 4 * small - 3
 
 
 def test_a_budget_too_small_for_one_sample_per_image_is_a_clear_error():
-    model = model_for(encoder="cnn")
+    memory = working_memory(model_for(encoder="cnn"))
     with pytest.raises(ConfigError, match=r"too small for --batch-size 1000.*--batch-size \d+"):
-        chunk_size_for_budget(model, 1000, 1)
+        chunk_size_for_budget(memory, 1000, 1)
     for bad in (0, -3):
         with pytest.raises(ConfigError, match="positive number of MiB"):
-            chunk_size_for_budget(model, 10, bad)
+            chunk_size_for_budget(memory, 10, bad)
 
 
 def test_evaluation_reports_the_derived_chunk_and_refuses_both_settings(mnist_arrays):
@@ -63,7 +62,7 @@ def test_evaluation_reports_the_derived_chunk_and_refuses_both_settings(mnist_ar
     images = mnist_arrays.x_test[:20]
     common = dict(binarize="dynamic", num_samples=300, batch_size=10, seed=3)
     budgeted = evaluate_log_likelihood(model, images, None, memory_budget_mib=2, **common)
-    expected = chunk_size_for_budget(model, 10, 2)
+    expected = chunk_size_for_budget(working_memory(model), 10, 2)
     assert 1 <= expected < 300  # the budget, not K, decides the chunk here
     assert budgeted["chunk_size"] == expected and budgeted["memory_budget_mib"] == 2
     assert budgeted["working_memory_mib"] <= 2

@@ -108,15 +108,36 @@ def working_memory(model) -> WorkingMemory:
     )
 
 
-def chunk_size_for_budget(model, batch_size: int, memory_budget_mib: float) -> int:
-    """The largest chunk of importance samples per item such that a batch of ``batch_size``
-    items with that many samples each fits ``memory_budget_mib`` MiB by
-    :func:`working_memory`."""
-    if isinstance(memory_budget_mib, bool) or not memory_budget_mib > 0:
+def check_memory_budget(memory_budget_mib: Any) -> float:
+    """Validate a memory budget in MiB (a positive number)."""
+    if isinstance(memory_budget_mib, bool) or not (
+        isinstance(memory_budget_mib, (int, float, np.integer, np.floating))
+        and memory_budget_mib > 0
+    ):
         raise ConfigError(
             f"--memory-budget got {memory_budget_mib!r}; it must be a positive number of MiB."
         )
-    memory = working_memory(model)
+    return float(memory_budget_mib)
+
+
+def check_chunking(chunk_size: Any, memory_budget_mib: Any) -> None:
+    """Validate ``--chunk-size`` and ``--memory-budget``: each optional, not both."""
+    if chunk_size is not None and memory_budget_mib is not None:
+        raise ConfigError(
+            "give --chunk-size or --memory-budget, not both: the chunk size is derived from "
+            "the memory budget."
+        )
+    if chunk_size is not None:
+        check_num_samples(chunk_size, "--chunk-size")
+    if memory_budget_mib is not None:
+        check_memory_budget(memory_budget_mib)
+
+
+def chunk_size_for_budget(memory: WorkingMemory, batch_size: int, memory_budget_mib: float) -> int:
+    """The largest chunk of importance samples per item such that a batch of ``batch_size``
+    items with that many samples each fits ``memory_budget_mib`` MiB, by the model's
+    :func:`working_memory` estimate ``memory``."""
+    memory_budget_mib = check_memory_budget(memory_budget_mib)
     budget = float(memory_budget_mib) * 2**20
     spare = budget - memory.fixed - batch_size * memory.per_item
     chunk = int(spare // (batch_size * memory.per_sample)) if spare > 0 else 0
@@ -280,17 +301,14 @@ def evaluate_log_likelihood(
     batch_size = min(check_num_samples(batch_size, "--batch-size"), max(len(images), 1))
     if model.condition_dim and labels is None:
         raise ConfigError("this model is conditional and needs a dataset with labels.")
-    if chunk_size is not None and memory_budget_mib is not None:
-        raise ConfigError(
-            "give --chunk-size or --memory-budget, not both: the chunk size is derived from "
-            "the memory budget."
-        )
+    check_chunking(chunk_size, memory_budget_mib)
+    memory = working_memory(model)
     if chunk_size is None:
         if memory_budget_mib is None:
             memory_budget_mib = DEFAULT_MEMORY_BUDGET_MIB
-        chunk_size = chunk_size_for_budget(model, batch_size, memory_budget_mib)
-    chunk_size = min(check_num_samples(chunk_size, "--chunk-size"), num_samples)
-    working_bytes = working_memory(model).bytes_for(batch_size, chunk_size)
+        chunk_size = chunk_size_for_budget(memory, batch_size, memory_budget_mib)
+    chunk_size = min(int(chunk_size), num_samples)
+    working_bytes = memory.bytes_for(batch_size, chunk_size)
     started = time.perf_counter()
     data = binarized_test_set(images, binarize=binarize, batch_size=binarize_batch_size, seed=seed)
     n = int(data.shape[0])

@@ -80,19 +80,11 @@ def evaluate(
     """
     quiet_tensorflow()  # before genmod.loglik, which imports TensorFlow
     from genmod.errors import ConfigError
-    from genmod.loglik import check_num_samples
+    from genmod.loglik import check_chunking, check_num_samples
 
     check_num_samples(samples)
     check_num_samples(batch_size, "--batch-size")
-    if chunk_size is not None:
-        check_num_samples(chunk_size, "--chunk-size")
-    if memory_budget is not None and not memory_budget > 0:
-        raise ConfigError(f"--memory-budget got {memory_budget:g}; it must be a positive MiB.")
-    if memory_budget is not None and chunk_size is not None:
-        raise ConfigError(
-            "give --chunk-size or --memory-budget, not both: the chunk size is derived from "
-            "the memory budget."
-        )
+    check_chunking(chunk_size, memory_budget)
     if test_size is not None and test_size < 1:
         raise ConfigError(f"--test-size got {test_size}; it must be an integer >= 1.")
     if seed is not None and not 0 <= seed < 2**31 - 1:

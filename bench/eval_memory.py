@@ -42,18 +42,13 @@ def reset_peak_rss() -> None:
 
 
 def child(args) -> None:
-    import keras
+    from assemble import build  # bench/assemble.py, beside this script; imports TensorFlow
 
-    from genmod.build import build_model
-    from genmod.config import RunConfig
     from genmod.loglik import evaluate_log_likelihood
-    from genmod.plugins import get_registry
     from genmod_builtins.mnist_loader import MNIST
 
     images = MNIST().load(args.data_dir).x_test[: args.test_size]
-    keras.utils.set_random_seed(0)
-    config = RunConfig(encoder=args.model).resolve(get_registry())
-    model = build_model(config, get_registry(), (28, 28, 1)).model
+    model = build(args.model).model
     common = dict(binarize="dynamic", batch_size=args.batch_size, seed=0)
     # Trace TensorFlow's kernels once on a tiny problem so that the measurement is the chunk.
     evaluate_log_likelihood(model, images[:2], None, num_samples=2, chunk_size=1, **common)

@@ -16,14 +16,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from assemble import build, mnist_trainer  # noqa: E402  (bench/assemble.py, beside this script)
 
-from genmod.build import build_model  # noqa: E402
-from genmod.config import RunConfig  # noqa: E402
-from genmod.plugins import get_registry  # noqa: E402
-from genmod.precision import precision_policy  # noqa: E402
-from genmod.training import Trainer  # noqa: E402
 from genmod_builtins.mnist_loader import MNIST  # noqa: E402
 
 SETTINGS = {
@@ -50,25 +45,11 @@ def main() -> None:
         tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
 
     images = MNIST().load(args.data_dir).x_train[: args.images]
-    config = RunConfig(encoder=args.model).resolve(get_registry())
     trainers = {}
     for name in args.settings:
         options = dict(SETTINGS[name])
-        precision = options.get("precision", "float32")
-        keras.utils.set_random_seed(0)
-        with precision_policy(precision):
-            assembled = build_model(config, get_registry(), (28, 28, 1))
-        trainers[name] = Trainer(
-            assembled.model,
-            assembled.objective,
-            images,
-            None,
-            binarize="dynamic",
-            batch_size=args.batch,
-            learning_rate=1e-3,
-            seed=0,
-            **options,
-        )
+        assembled = build(args.model, options.get("precision", "float32"))
+        trainers[name] = mnist_trainer(assembled, images, batch_size=args.batch, **options)
     first = {}
     for name, trainer in trainers.items():
         started = time.perf_counter()

@@ -27,16 +27,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from assemble import build, mnist_trainer  # noqa: E402
 from flops import layer_flops  # noqa: E402  (bench/flops.py, beside this script)
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
-from genmod.build import build_model  # noqa: E402
-from genmod.config import RunConfig  # noqa: E402
-from genmod.plugins import get_registry  # noqa: E402
-from genmod.precision import precision_policy  # noqa: E402
-from genmod.training import Trainer  # noqa: E402
 from genmod_builtins.mnist_loader import MNIST  # noqa: E402
 
 # Trace events that enclose the real ops (the executor and the function call itself).
@@ -128,21 +123,13 @@ def main() -> None:
     kernels_child = os.environ.get("ONEDNN_VERBOSE") == "1"
 
     images = MNIST().load(args.data_dir).x_train[: args.batch * args.steps]
-    config = RunConfig(encoder=args.model).resolve(get_registry())
-    keras.utils.set_random_seed(0)
-    with precision_policy(args.precision):
-        assembled = build_model(config, get_registry(), (28, 28, 1))
+    assembled = build(args.model, args.precision)
     flops = layer_flops(assembled.model)
     forward = sum(flops.values())
-    trainer = Trainer(
-        assembled.model,
-        assembled.objective,
+    trainer = mnist_trainer(
+        assembled,
         images,
-        None,
-        binarize="dynamic",
         batch_size=args.batch,
-        learning_rate=1e-3,
-        seed=0,
         steps_per_execution=args.steps,
         precision=args.precision,
     )

@@ -41,14 +41,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from assemble import build, mnist_trainer  # noqa: E402
 from flops import layer_flops, matmul_flops_per_second  # noqa: E402
 
-from genmod.build import build_model  # noqa: E402
 from genmod.config import RunConfig  # noqa: E402
 from genmod.evaluation import evaluate_elbo  # noqa: E402
-from genmod.plugins import get_registry  # noqa: E402
-from genmod.precision import precision_policy  # noqa: E402
-from genmod.training import Trainer  # noqa: E402
 from genmod_builtins.mnist_loader import MNIST  # noqa: E402
 
 
@@ -107,13 +104,6 @@ def check_targets(rows: list[dict]) -> None:
     )
 
 
-def build(encoder: str, precision: str, seed: int = 0):
-    config = RunConfig(encoder=encoder).resolve(get_registry())
-    keras.utils.set_random_seed(seed)
-    with precision_policy(precision):
-        return build_model(config, get_registry(), (28, 28, 1))
-
-
 class ReferenceLoop:
     """The tutorial's structure: tf.data pipeline, one tf.function per step, Python loop."""
 
@@ -159,12 +149,9 @@ class ReferenceLoop:
 class GenmodLoop:
     def __init__(self, assembled, images, batch_size, learning_rate, **trainer_options):
         self.model = assembled.model
-        self.trainer = Trainer(
-            assembled.model,
-            assembled.objective,
+        self.trainer = mnist_trainer(
+            assembled,
             images,
-            None,
-            binarize="dynamic",
             batch_size=batch_size,
             learning_rate=learning_rate,
             seed=1,
@@ -188,30 +175,26 @@ def throughput(args, images: np.ndarray) -> list[dict]:
     rows = []
     for encoder in args.models:
         for batch in args.batch_sizes:
+
+            def genmod_loop(precision: str, encoder=encoder, batch=batch) -> GenmodLoop:
+                return GenmodLoop(
+                    build(encoder, precision),
+                    images,
+                    batch,
+                    args.learning_rate,
+                    steps_per_execution=args.steps_per_execution,
+                    precision=precision,
+                    jit_compile=args.jit_compile,
+                )
+
             loops = {
                 "reference": ReferenceLoop(
                     build(encoder, args.precision), images, batch, args.learning_rate
                 ),
-                "genmod": GenmodLoop(
-                    build(encoder, args.precision),
-                    images,
-                    batch,
-                    args.learning_rate,
-                    steps_per_execution=args.steps_per_execution,
-                    precision=args.precision,
-                    jit_compile=args.jit_compile,
-                ),
+                "genmod": genmod_loop(args.precision),
             }
             if args.also_precision:
-                loops[args.also_precision] = GenmodLoop(
-                    build(encoder, args.also_precision),
-                    images,
-                    batch,
-                    args.learning_rate,
-                    steps_per_execution=args.steps_per_execution,
-                    precision=args.also_precision,
-                    jit_compile=args.jit_compile,
-                )
+                loops[args.also_precision] = genmod_loop(args.also_precision)
             first = {name: loop.first_step_seconds() for name, loop in loops.items()}
             rates: dict[str, list[float]] = {name: [] for name in loops}
             names = list(loops)

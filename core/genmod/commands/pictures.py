@@ -49,14 +49,17 @@ def _load(run_dir: str, checkpoint: str):
     return load_run(run_dir, checkpoint=checkpoint)
 
 
-def _test_data(run, data_dir: str | None):
-    """The run's full test set (images, labels) as numpy arrays."""
+def _test_data(run, data_dir: str | None, start: int = 0, count: int | None = None):
+    """The run's test items ``start`` to ``start + count`` (all from ``start`` when ``count``
+    is None) as numpy arrays (images, labels; labels None for unlabelled data)."""
     from genmod.build import load_dataset
     from genmod.plugins import get_registry
 
     config = dataclasses.replace(run.config, train_size=None, test_size=None)
     _, arrays = load_dataset(config, get_registry(), data_dir or run.meta.get("data_dir"))
-    return arrays.x_test, arrays.y_test
+    stop = None if count is None else start + count
+    y = None if arrays.y_test is None else arrays.y_test[start:stop]
+    return arrays.x_test[start:stop], y
 
 
 def _report(path: Path, as_json: bool, what: str, **facts: Any) -> None:
@@ -100,8 +103,7 @@ def reconstruct(run_dir, out_file, checkpoint, as_json, data_dir, count, start) 
     run = _load(run_dir, checkpoint)
     from genmod import visuals
 
-    x, y = _test_data(run, data_dir)
-    x, y = x[start : start + count], None if y is None else y[start : start + count]
+    x, y = _test_data(run, data_dir, start, count)
     path = visuals.reconstruction_picture(
         run.model, x, y, _out(run_dir, out_file, "reconstruct.png"), binarize=run.binarize, n=count
     )
@@ -120,8 +122,7 @@ def interpolate(run_dir, out_file, checkpoint, as_json, data_dir, pairs, steps, 
     run = _load(run_dir, checkpoint)
     from genmod import visuals
 
-    x, y = _test_data(run, data_dir)
-    x, y = x[start:], None if y is None else y[start:]
+    x, y = _test_data(run, data_dir, start)
     path = visuals.interpolation_picture(
         run.model,
         x,
@@ -146,8 +147,7 @@ def traverse(run_dir, out_file, checkpoint, as_json, data_dir, steps, index, max
     run = _load(run_dir, checkpoint)
     from genmod import visuals
 
-    x, y = _test_data(run, data_dir)
-    x, y = x[index:], None if y is None else y[index:]
+    x, y = _test_data(run, data_dir, index)
     path = visuals.traversal_picture(
         run.model,
         x,

@@ -2,7 +2,7 @@
 
 ``build(encoder, precision)`` assembles the default VAE for MNIST images (28 x 28 x 1) with
 that encoder and its matching decoder under a Keras precision policy, from a fixed seed.
-``mnist_trainer(...)`` wraps it in genmod's :class:`~genmod.training.Trainer` with dynamic
+``mnist_trainer(...)`` wraps it in genmod's :class:`~genmod.train.trainer.Trainer` with dynamic
 binarization and no labels, as every benchmark trains it.
 """
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from genmod.build import Assembled, build_model
 from genmod.config import RunConfig
+from genmod.model.assembly import Assembled, build_model
 from genmod.plugins import get_registry
-from genmod.precision import precision_policy
-from genmod.training import Trainer
+from genmod.train.precision import precision_policy
+from genmod.train.trainer import Trainer
 
 
 def build(encoder: str, precision: str = "float32", seed: int = 0) -> Assembled:
@@ -36,7 +36,7 @@ def mnist_trainer(
     **options,
 ) -> Trainer:
     """genmod's training loop over unlabelled ``images`` with dynamic binarization;
-    ``options`` go to :class:`~genmod.training.Trainer` (steps_per_execution, precision, ...)."""
+    ``options`` go to :class:`~genmod.train.trainer.Trainer` (steps_per_execution, ...)."""
     return Trainer(
         assembled.model,
         assembled.objective,

@@ -44,7 +44,7 @@ def reset_peak_rss() -> None:
 def child(args) -> None:
     from assemble import build  # bench/assemble.py, beside this script; imports TensorFlow
 
-    from genmod.loglik import evaluate_log_likelihood
+    from genmod.evaluate.loglik import evaluate_log_likelihood
     from genmod_builtins.mnist_loader import MNIST
 
     images = MNIST().load(args.data_dir).x_test[: args.test_size]

@@ -40,7 +40,7 @@ def main() -> None:
     import tensorflow as tf
 
     from genmod.api import RunConfig, train
-    from genmod.run_evaluation import evaluate_run
+    from genmod.evaluate.run import evaluate_run
 
     config = RunConfig(
         encoder=args.encoder,

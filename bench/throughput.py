@@ -8,7 +8,7 @@ same objective (one-sample ELBO, analytic KL) at the same batch size, in this on
   (https://www.tensorflow.org/tutorials/generative/cvae). The tutorial thresholds the images
   once; here the reference binarizes dynamically inside its step, like genmod, so both loops do
   the same work and their test ELBOs are comparable.
-* genmod: :class:`genmod.training.Trainer` (data as one uint8 tensor, in-graph shuffle and
+* genmod: :class:`genmod.train.trainer.Trainer` (data as one uint8 tensor, in-graph shuffle and
   binarization, ``steps_per_execution`` steps per call, metrics summed on the device).
 
 Part 1 (throughput) prints training images/second of both and their ratio for each model and
@@ -45,7 +45,7 @@ from assemble import build, mnist_trainer  # noqa: E402
 from flops import layer_flops, matmul_flops_per_second  # noqa: E402
 
 from genmod.config import RunConfig  # noqa: E402
-from genmod.evaluation import evaluate_elbo  # noqa: E402
+from genmod.evaluate.elbo import evaluate_elbo  # noqa: E402
 from genmod_builtins.mnist_loader import MNIST  # noqa: E402
 
 

@@ -8,8 +8,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from genmod import runloop, visuals
 from genmod.api import load_run
+from genmod.pictures.images import figures as visuals
+from genmod.train import loop as runloop
 from genmod_builtins.mnist_loader import MNIST
 
 run = load_run(sys.argv[1])

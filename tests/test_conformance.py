@@ -8,7 +8,7 @@ import types
 import pytest
 
 from genmod import hookimpl
-from genmod.options import Option
+from genmod.contract.options import Option
 from genmod.plugins import KINDS, get_registry, register_plugin, reset_manager
 from genmod.testing import ConformanceError, check_component, check_options
 

@@ -9,8 +9,8 @@ import struct
 import numpy as np
 import pytest
 
+from genmod.contract.errors import DataError
 from genmod.data.idx import parse_idx
-from genmod.errors import DataError
 from genmod_builtins.mnist_loader import FILES, MNIST
 
 
@@ -124,7 +124,7 @@ def test_download_with_wrong_checksum_is_rejected(tmp_path, monkeypatch, mnist_d
 def test_binarizations():
     import tensorflow as tf
 
-    from genmod.training import binarize_images
+    from genmod.model.preprocess import binarize_images
 
     images = tf.constant(np.array([[0, 100, 128, 255]] * 2000, np.uint8))
     static = binarize_images(images, "static", tf.constant([0, 0])).numpy()

@@ -100,8 +100,8 @@ def test_two_local_workers_train_together_and_agree_on_the_weights(tmp_path, mni
 
 
 def test_multiworker_without_tf_config_is_a_clear_error(monkeypatch):
-    from genmod.distribute import make_strategy
-    from genmod.errors import ConfigError
+    from genmod.contract.errors import ConfigError
+    from genmod.train.distribute import make_strategy
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ConfigError, match="TF_CONFIG"):
@@ -118,7 +118,7 @@ def test_cli_run_with_mirrored_strategy_records_the_choices_and_reloads(tmp_path
 
     from genmod.api import load_run
     from genmod.cli import cli
-    from genmod.rundir import read_config
+    from genmod.runs.folder import read_config
 
     out = tmp_path / "r"
     args = [

@@ -1,4 +1,4 @@
-"""The reference docs are checked against the code: hooks against genmod.hookspecs, the CLI
+"""The reference docs are checked against the code: hooks against genmod.contract.hookspecs, the CLI
 reference against the click commands, names in the guides against what exists."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from genmod import hookspecs
-from genmod.docs_cli import render
+from genmod.cli.docs import render
+from genmod.contract import hookspecs
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -86,13 +86,13 @@ def test_python_examples_in_the_docs_parse(page):
 def test_cli_reference_is_up_to_date():
     committed = (DOCS / "cli.md").read_text()
     assert committed == render(), (
-        "docs/cli.md is out of date; regenerate it with: python -m genmod.docs_cli --write "
+        "docs/cli.md is out of date; regenerate it with: python -m genmod.cli.docs --write "
         "docs/cli.md"
     )
 
 
 def test_cli_reference_lists_every_command_and_option():
-    from genmod.docs_cli import documented_group
+    from genmod.cli.docs import documented_group
 
     text = (DOCS / "cli.md").read_text()
     group = documented_group()
@@ -105,7 +105,7 @@ def test_cli_reference_lists_every_command_and_option():
 
 
 def test_docs_cli_check_mode_flags_a_stale_file(tmp_path):
-    from genmod.docs_cli import main
+    from genmod.cli.docs import main
 
     stale = tmp_path / "cli.md"
     stale.write_text("# CLI reference\n(old)\n")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genmod.build import build_model
 from genmod.config import RunConfig
-from genmod.errors import ConfigError
-from genmod.loglik import chunk_size_for_budget, evaluate_log_likelihood, working_memory
+from genmod.contract.errors import ConfigError
+from genmod.evaluate.loglik import chunk_size_for_budget, evaluate_log_likelihood, working_memory
+from genmod.model.assembly import build_model
 from genmod.plugins import get_registry
 
 

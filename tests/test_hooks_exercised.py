@@ -13,8 +13,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from genmod import hookimpl, hookspecs
+from genmod import hookimpl
 from genmod.cli import cli
+from genmod.contract import hookspecs
 from genmod.plugins import KIND_HOOKS, get_manager, get_registry, register_plugin
 
 #: a working factory for each component kind (a built-in one, reached by its string)

@@ -7,8 +7,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from genmod.errors import ConfigError
-from genmod.loglik import active_units, check_num_samples, iwae_bound, iwae_log_likelihood
+from genmod.contract.errors import ConfigError
+from genmod.evaluate.loglik import active_units, check_num_samples, iwae_log_likelihood
+from genmod.model.iwae import iwae_bound
 
 tfd = tfp.distributions
 

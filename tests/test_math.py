@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from genmod.elbo import elbo_terms, kl_divergence
+from genmod.model.elbo import elbo_terms, kl_divergence
 from genmod_builtins.likelihoods_impl import BernoulliLikelihood, GaussianLikelihood
 from genmod_builtins.posteriors_impl import DiagonalGaussian, FullCovarianceGaussian
 from genmod_builtins.priors_impl import StandardNormalPrior

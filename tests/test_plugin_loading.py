@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from genmod import hookimpl, plugins
 from genmod.cli import cli
-from genmod.errors import PluginError
+from genmod.contract.errors import PluginError
 from genmod.plugins import (
     PluginLoadWarning,
     PluginSlowWarning,
@@ -129,7 +129,7 @@ def test_a_hook_module_importing_a_heavy_library_is_reported(tmp_path, monkeypat
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("MARKER", str(tmp_path / "marker"))
-    monkeypatch.setattr(plugins, "HEAVY_MODULES", ("genmod_fake_heavy_lib",))
+    monkeypatch.setattr(plugins.manager, "HEAVY_MODULES", ("genmod_fake_heavy_lib",))
     _with_extra_entry_points(monkeypatch, metadata.EntryPoint("eager", "genmod_eager", "genmod"))
     with pytest.warns(PluginSlowWarning, match="'eager'.*imported genmod_fake_heavy_lib"):
         get_registry()
@@ -175,8 +175,8 @@ def test_a_factory_naming_a_missing_module_is_reported_when_used(tmp_path, mnist
 
 
 def test_a_factory_that_raises_is_reported_with_the_plugin_name(monkeypatch):
-    from genmod.build import build_model
     from genmod.config import RunConfig
+    from genmod.model.assembly import build_model
 
     def explode(**kwargs):
         raise ValueError("negative width")

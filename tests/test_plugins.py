@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from genmod import hookimpl
 from genmod.cli import cli
-from genmod.errors import ConfigError, PluginError
-from genmod.options import Option
+from genmod.contract.errors import ConfigError, PluginError
+from genmod.contract.options import Option
 from genmod.plugins import PluginLoadWarning, get_manager, get_registry, register_plugin
 
 BUILTIN_ENTRY_POINTS = {"mlp", "cnn", "likelihoods", "priors", "posteriors", "objectives", "mnist"}

@@ -8,10 +8,10 @@ import pytest
 import tensorflow as tf
 
 from genmod.api import train
-from genmod.build import build_model
 from genmod.config import RunConfig
+from genmod.model.assembly import build_model
 from genmod.plugins import get_registry
-from genmod.precision import make_optimizer, precision_policy
+from genmod.train.precision import make_optimizer, precision_policy
 
 
 def _tiny(**overrides) -> RunConfig:
@@ -66,7 +66,7 @@ def test_mixed_float16_gets_loss_scaling_and_float32_does_not():
 
 
 def test_mixed_float16_training_steps_stay_finite():
-    from genmod.training import Trainer
+    from genmod.train.trainer import Trainer
 
     config = _tiny(precision="mixed_float16").resolve(get_registry())
     with precision_policy("mixed_float16"):
@@ -100,7 +100,7 @@ def test_mixed_float16_training_steps_stay_finite():
     [("precision", "float64", "--precision"), ("strategy", "tpu", "--strategy")],
 )
 def test_bad_precision_or_strategy_names_the_option(field, value, option):
-    from genmod.errors import ConfigError
+    from genmod.contract.errors import ConfigError
 
     with pytest.raises(ConfigError, match=option):
         RunConfig(**{field: value}).validate_scalars()

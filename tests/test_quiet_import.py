@@ -6,7 +6,9 @@ import subprocess
 import sys
 import textwrap
 
-IMPORT = "from genmod.quiet_import import import_tensorflow_quietly; import_tensorflow_quietly()"
+IMPORT = (
+    "from genmod.cli.quiet_import import import_tensorflow_quietly; import_tensorflow_quietly()"
+)
 
 
 def run_with_fake_tensorflow(tmp_path, body: str) -> subprocess.CompletedProcess:

@@ -10,10 +10,11 @@ import signal
 import numpy as np
 import pytest
 
-from genmod import rundir
 from genmod.api import TrainingDiverged, TrainingInterrupted, load_run, resume, train
 from genmod.config import RunConfig
-from genmod.errors import RunDirError
+from genmod.config import files as config_files
+from genmod.contract.errors import RunDirError
+from genmod.runs import folder as rundir
 
 
 def tiny(**overrides) -> RunConfig:
@@ -65,7 +66,7 @@ def test_resume_at_an_epoch_boundary_gives_the_same_weights(tmp_path, mnist_dir,
     assert_same_weights(resumed.model, straight.model)
     assert epochs_in_metrics(tmp_path / "r") == [1, 2]
     assert resumed.history[-1]["test_elbo"] == straight.history[-1]["test_elbo"]
-    assert rundir.read_config(tmp_path / "r")[0].epochs == 2  # written back
+    assert config_files.read_config(tmp_path / "r")[0].epochs == 2  # written back
     assert_same_weights(load_run(tmp_path / "r").model, straight.model)
 
 
@@ -118,7 +119,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
 ):
     import tensorflow as tf
 
-    from genmod.training import Trainer
+    from genmod.train.trainer import Trainer
 
     original = Trainer._train_chunk_eager
 

@@ -16,8 +16,8 @@ def small_config(**overrides):
 
 
 def test_training_improves_the_test_elbo_far_beyond_the_untrained_model(tmp_path, mnist_dir):
-    from genmod.build import build_model
-    from genmod.evaluation import evaluate_elbo
+    from genmod.evaluate.elbo import evaluate_elbo
+    from genmod.model.assembly import build_model
     from genmod.plugins import get_registry
 
     config = small_config(epochs=3).resolve(get_registry())
@@ -48,7 +48,7 @@ def test_same_seed_gives_the_same_numbers_on_cpu(tmp_path, mnist_dir, encoder):
 
 
 def test_loaded_run_reproduces_the_reported_test_elbo(tmp_path, mnist_dir, mnist_arrays):
-    from genmod.evaluation import evaluate_elbo
+    from genmod.evaluate.elbo import evaluate_elbo
 
     result = train(small_config(likelihood="gaussian"), data_dir=mnist_dir, out_dir=tmp_path / "r")
     assert result.history[-1]["test_elbo"] == pytest.approx(result.test["elbo"])

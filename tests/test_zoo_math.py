@@ -9,10 +9,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from genmod.build import resolve_binarization
 from genmod.config import RunConfig
-from genmod.elbo import kl_divergence
-from genmod.errors import ConfigError, PluginError
+from genmod.contract.errors import ConfigError, PluginError
+from genmod.model.assembly import resolve_binarization
+from genmod.model.elbo import kl_divergence
 from genmod_builtins.grey_likelihoods_impl import (
     ContinuousBernoulliLikelihood,
     PerPixelGaussianLikelihood,

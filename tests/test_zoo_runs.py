@@ -14,8 +14,8 @@ from genmod import hookimpl
 from genmod.api import load_run, train
 from genmod.cli import cli
 from genmod.config import RunConfig
+from genmod.contract.errors import ConfigError
 from genmod.data import Dataset, DatasetArrays
-from genmod.errors import ConfigError
 from genmod.plugins import register_plugin
 
 TINY = {"hidden": (32,)}
@@ -73,7 +73,7 @@ def test_conditional_model_trains_and_samples_digits_of_a_chosen_class(tmp_path,
     assert not np.allclose(sevens, ones)  # same z, another label: the decoder uses the label
     with pytest.raises(ConfigError, match="needs a condition"):
         run.model.sample(2)
-    from genmod.run_evaluation import evaluate_run
+    from genmod.evaluate.run import evaluate_run
 
     evaluation = evaluate_run(tmp_path / "c", num_samples=5, test_size=20, data_dir=mnist_dir)
     assert np.isfinite(evaluation["log_likelihood"]) and evaluation["test_size"] == 20
@@ -160,7 +160,7 @@ def test_grey_level_likelihoods_default_to_grey_levels(tmp_path, mnist_dir):
 
 
 def test_vampprior_is_a_mixture_of_the_posteriors_at_its_pseudo_inputs():
-    from genmod.build import build_model
+    from genmod.model.assembly import build_model
     from genmod.plugins import get_registry
 
     config = tiny(prior="vampprior", prior_options={"components": 3}).resolve(get_registry())
@@ -197,8 +197,8 @@ def test_unknown_prior_and_posterior_names_list_the_choices(tmp_path):
 
 
 def test_genmod_runs_shows_what_genmod_evaluate_recorded(tmp_path, mnist_dir):
-    from genmod.commands.runs import describe_run
-    from genmod.run_evaluation import evaluate_run
+    from genmod.cli.commands.runs import describe_run
+    from genmod.evaluate.run import evaluate_run
 
     train(tiny(), data_dir=mnist_dir, out_dir=tmp_path / "r")
     result = evaluate_run(tmp_path / "r", num_samples=5, test_size=50)

@@ -18,23 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import tensorflow as tf
 
-from genmod import rundir
-from genmod.build import build_model, condition_dim_for
+from genmod import config as settings
 from genmod.config import RunConfig
-from genmod.distribute import WorkerOutput, make_strategy
-from genmod.errors import ConfigError, RunDirError
+from genmod.contract.errors import ConfigError, RunDirError
+from genmod.model.assembly import build_model, condition_dim_for
 from genmod.plugins import Registry, get_registry
-from genmod.precision import precision_policy
-from genmod.runloop import (
-    RunLoop,
-    TrainingInterrupted,
-    checkpoint_prefixes,
-    load_splits,
-    model_checkpoint,
-)
-from genmod.training import TrainingDiverged
+from genmod.runs import folder as rundir
+from genmod.runs.loading import LoadedRun, load_run
+from genmod.train.distribute import WorkerOutput, make_strategy
+from genmod.train.loop import RunLoop, TrainingInterrupted
+from genmod.train.precision import precision_policy
+from genmod.train.splits import load_splits
+from genmod.train.trainer import TrainingDiverged
 
 __all__ = [
     "LoadedRun",
@@ -82,10 +78,10 @@ def train(
     """Train a model described by ``config`` and write a run folder (docs/runs.md).
 
     ``progress(epoch, steps_done, steps_per_epoch, running_means)`` is called during each
-    epoch; ``log`` receives one line per epoch. Raises :class:`genmod.errors.GenmodError`
-    subclasses for bad input, :class:`genmod.runloop.TrainingInterrupted` after Ctrl-C or
+    epoch; ``log`` receives one line per epoch. Raises :class:`genmod.contract.errors.GenmodError`
+    subclasses for bad input, :class:`genmod.train.loop.TrainingInterrupted` after Ctrl-C or
     SIGTERM (a checkpoint was saved; :func:`resume` continues) and
-    :class:`genmod.training.TrainingDiverged` when the loss becomes NaN or infinite.
+    :class:`genmod.train.trainer.TrainingDiverged` when the loss becomes NaN or infinite.
     """
     registry = registry or get_registry()
     log = log or (lambda line: None)
@@ -111,7 +107,7 @@ def train(
     }
     if data_dir is not None:
         meta["data_dir"] = str(Path(data_dir).expanduser().resolve())
-    rundir.write_config(run_dir, config, meta)
+    settings.write_config(run_dir, config, meta)
     loop = RunLoop(
         run_dir, config, assembled, splits, log=log, progress=progress, strategy=strategy
     )
@@ -137,8 +133,8 @@ def resume(
     registry = registry or get_registry()
     log = log or (lambda line: None)
     run_dir = Path(run_dir)
-    config, meta = rundir.read_config(run_dir)
-    rundir.require_resumable(run_dir, meta)
+    config, meta = settings.read_config(run_dir)
+    settings.require_resumable(run_dir, meta)
     if epochs is not None:
         done = _epochs_done(run_dir)
         if epochs < max(done, 1):
@@ -165,7 +161,7 @@ def resume(
     with precision_policy(config.precision), strategy.scope():
         assembled = build_model(config, registry, data_shape, int(meta.get("condition_dim", 0)))
     if epochs is not None:
-        rundir.write_config(run_dir, config, meta_for_write(meta))
+        settings.write_config(run_dir, config, meta_for_write(meta))
     loop = RunLoop(
         run_dir, config, assembled, splits, log=log, progress=progress, strategy=strategy
     )
@@ -175,71 +171,8 @@ def resume(
 
 
 def meta_for_write(meta: dict[str, Any]) -> dict[str, Any]:
-    """The metadata of a run as :func:`genmod.rundir.write_config` takes it back."""
+    """The metadata of a run as :func:`genmod.config.write_config` takes it back."""
     return {k: v for k, v in meta.items() if k not in ("format_version", "genmod_version")}
-
-
-@dataclass
-class LoadedRun:
-    """A trained run loaded back: its config, metadata and model (weights restored)."""
-
-    run_dir: Path
-    config: RunConfig
-    meta: dict[str, Any]
-    model: Any
-
-    @property
-    def binarize(self) -> str:
-        return str(self.meta.get("resolved_binarize", "dynamic"))
-
-
-def load_run(
-    run_dir: str | Path, registry: Registry | None = None, *, checkpoint: str = "final"
-) -> LoadedRun:
-    """Rebuild a run's model from its ``config.toml`` and restore its weights.
-
-    ``checkpoint``: ``final`` (the exported model of a finished run), ``best`` (best
-    validation ELBO) or ``latest`` (the newest training checkpoint, e.g. of an interrupted run).
-    """
-    registry = registry or get_registry()
-    run_dir = Path(run_dir)
-    config, meta = rundir.read_config(run_dir)
-    config = config.resolve(registry)
-    data_shape = tuple(meta.get("data_shape") or ())
-    if not data_shape:
-        raise RunDirError(f"{str(run_dir)!r}: config.toml lacks data_shape.")
-    assembled = build_model(config, registry, data_shape, int(meta.get("condition_dim", 0)))
-    weights = _weights_prefix(run_dir, checkpoint)
-    try:
-        reader = model_checkpoint(assembled.model).read(str(weights))
-        reader.expect_partial().assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError) as exc:
-        raise RunDirError(
-            f"{str(run_dir)!r}: the {checkpoint} weights ({weights.name}) cannot be read: "
-            f"{str(exc).strip().splitlines()[0][:200]}"
-        ) from None
-    return LoadedRun(run_dir, config, meta, assembled.model)
-
-
-def _weights_prefix(run_dir: Path, which: str) -> Path:
-    if which == "final":
-        for folder in (rundir.MODEL_DIR, rundir.MODEL_DIR + ".old"):  # .old: killed mid-swap
-            prefix = run_dir / folder / "weights"
-            if tf.io.gfile.exists(str(prefix) + ".index"):
-                return prefix
-        raise RunDirError(
-            f"{str(run_dir)!r} has no final weights (did the run finish?). Use "
-            f"`genmod resume {run_dir}` to finish it, or load checkpoint='latest'."
-        )
-    if which not in ("best", "latest"):
-        raise ConfigError(f"checkpoint must be final, best or latest, not {which!r}.")
-    folder = run_dir / rundir.CHECKPOINT_DIR
-    if which == "best":
-        folder = folder / rundir.BEST_DIR
-    prefixes = checkpoint_prefixes(folder)
-    if not prefixes:
-        raise RunDirError(f"{str(run_dir)!r} has no {which} checkpoint in {folder}.")
-    return prefixes[0]
 
 
 def build(
@@ -250,7 +183,7 @@ def build(
     registry: Registry | None = None,
 ) -> Any:
     """An untrained model assembled from component names (variables created), e.g.
-    ``build(RunConfig(encoder="cnn", latent_dim=2))``; returns a :class:`genmod.model.VAE`."""
+    ``build(RunConfig(encoder="cnn", latent_dim=2))``; returns a :class:`genmod.model.vae.VAE`."""
     registry = registry or get_registry()
     resolved = (config or RunConfig()).resolve(registry)
     return build_model(resolved, registry, data_shape, condition_dim).model

@@ -6,7 +6,7 @@ and 64 filters; a decoder from a dense 7x7x32 map through stride-2 transposed co
 """
 
 from genmod import hookimpl
-from genmod.options import Option
+from genmod.contract.options import Option
 from genmod_builtins.mlp import ACTIVATIONS
 
 #: Options of the cnn networks (shared with their conditional variants, ``ccnn``).

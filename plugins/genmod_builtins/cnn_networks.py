@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from genmod.components import Decoder, Encoder
-from genmod.errors import ConfigError
+from genmod.contract.components import Decoder, Encoder
+from genmod.contract.errors import ConfigError
 
 
 def _require_image(data_shape: Sequence[int], who: str) -> None:

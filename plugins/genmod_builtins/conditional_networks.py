@@ -4,7 +4,7 @@ label, float32 ``[batch, condition_dim]``) is required and declared with ``condi
 
 from __future__ import annotations
 
-from genmod.errors import ConfigError
+from genmod.contract.errors import ConfigError
 from genmod_builtins.cnn_networks import ConvDecoder, ConvEncoder
 from genmod_builtins.mlp_networks import MLPDecoder, MLPEncoder
 
@@ -13,7 +13,7 @@ def _require_condition(layer, condition) -> None:
     if layer.condition_dim < 1:
         raise ConfigError(
             f"{type(layer).__name__} is conditional but was built with condition_dim=0; build it "
-            "through genmod (genmod.build.condition_dim_for) or pass condition_dim."
+            "through genmod (genmod.model.assembly.condition_dim_for) or pass condition_dim."
         )
     if condition is None:
         raise ConfigError(

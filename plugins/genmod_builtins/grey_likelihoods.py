@@ -2,7 +2,7 @@
 only; implementations in :mod:`genmod_builtins.grey_likelihoods_impl`)."""
 
 from genmod import hookimpl
-from genmod.options import Option
+from genmod.contract.options import Option
 
 _IMPL = "genmod_builtins.grey_likelihoods_impl"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from genmod.components import Likelihood
+from genmod.contract.components import Likelihood
 
 tfd = tfp.distributions
 

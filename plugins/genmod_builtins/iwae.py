@@ -1,7 +1,7 @@
 """The ``iwae`` objective: the importance-weighted bound (hooks only; see ``iwae_impl``)."""
 
 from genmod import hookimpl
-from genmod.options import Option
+from genmod.contract.options import Option
 
 
 @hookimpl

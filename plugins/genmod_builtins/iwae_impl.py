@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from genmod.components import Objective, ObjectiveOutput
-from genmod.elbo import kl_divergence
-from genmod.loglik import iwae_bound, log_importance_weights
+from genmod.contract.components import Objective, ObjectiveOutput
+from genmod.model.elbo import kl_divergence
+from genmod.model.iwae import iwae_bound, log_importance_weights
 
 
 class IWAEObjective(Objective):

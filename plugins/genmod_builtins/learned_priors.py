@@ -4,7 +4,7 @@ Implementations are in :mod:`genmod_builtins.learned_priors_impl`; see docs/mode
 """
 
 from genmod import hookimpl
-from genmod.options import Option
+from genmod.contract.options import Option
 
 _IMPL = "genmod_builtins.learned_priors_impl"
 

@@ -1,7 +1,7 @@
 """Priors with trainable parameters: a diagonal Gaussian, a mixture of Gaussians, the VampPrior.
 
 Only the ``learned-normal`` prior has a closed-form KL with Gaussian posteriors; with the other
-two, :func:`genmod.elbo.kl_divergence` falls back to the one-sample Monte Carlo estimate
+two, :func:`genmod.model.elbo.kl_divergence` falls back to the one-sample Monte Carlo estimate
 ``log q(z|x) - log p(z)`` and the metrics say so (``kl_analytic`` false).
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from genmod.components import Prior
-from genmod.errors import ConfigError
+from genmod.contract.components import Prior
+from genmod.contract.errors import ConfigError
 
 tfd = tfp.distributions
 

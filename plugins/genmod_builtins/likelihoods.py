@@ -1,7 +1,7 @@
 """Built-in likelihoods ``bernoulli`` and ``gaussian`` (hooks only; see ``likelihoods_impl``)."""
 
 from genmod import hookimpl
-from genmod.options import Option
+from genmod.contract.options import Option
 
 
 @hookimpl

@@ -7,7 +7,7 @@ import math
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from genmod.components import Likelihood
+from genmod.contract.components import Likelihood
 
 tfd = tfp.distributions
 

@@ -1,7 +1,7 @@
 """The ``mlp`` encoder and decoder plugin (hooks only; networks in ``mlp_networks``)."""
 
 from genmod import hookimpl
-from genmod.options import Option
+from genmod.contract.options import Option
 
 ACTIVATIONS = ("relu", "elu", "gelu", "swish", "tanh", "softplus", "leaky_relu")
 

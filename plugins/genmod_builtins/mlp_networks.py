@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from genmod.components import Decoder, Encoder
+from genmod.contract.components import Decoder, Encoder
 
 
 class MLPEncoder(Encoder):

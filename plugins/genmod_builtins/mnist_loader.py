@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from genmod.contract.errors import DataError
 from genmod.data import Dataset, DatasetArrays, default_cache_dir
 from genmod.data.base import require_dir
 from genmod.data.download import download_verified
 from genmod.data.idx import parse_idx, read_payload, sha256
-from genmod.errors import DataError
 
 #: file name -> SHA-256 of the uncompressed IDX payload (as published with the data set)
 FILES = {

@@ -1,7 +1,7 @@
 """Built-in objectives ``elbo`` and ``beta-vae`` (hooks only; see ``objectives_impl``)."""
 
 from genmod import hookimpl
-from genmod.options import Option
+from genmod.contract.options import Option
 
 _SCHEDULE_OPTIONS = [
     Option(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from genmod.components import Objective, ObjectiveOutput
-from genmod.elbo import elbo_terms
+from genmod.contract.components import Objective, ObjectiveOutput
+from genmod.model.elbo import elbo_terms
 
 
 def kl_warmup_weight(step: tf.Tensor, warmup_steps: int) -> tf.Tensor:

@@ -1,7 +1,7 @@
 """Posterior families ``diagonal`` and ``full-covariance`` (hooks only)."""
 
 from genmod import hookimpl
-from genmod.options import Option
+from genmod.contract.options import Option
 
 
 @hookimpl

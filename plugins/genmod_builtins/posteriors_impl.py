@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from genmod.components import PosteriorFamily
+from genmod.contract.components import PosteriorFamily
 
 tfd = tfp.distributions
 tfb = tfp.bijectors

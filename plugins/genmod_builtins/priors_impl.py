@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from genmod.components import Prior
+from genmod.contract.components import Prior
 
 tfd = tfp.distributions
 

@@ -19,12 +19,12 @@ tf.config.set_logical_device_configuration(
 
 import keras  # noqa: E402
 
-from genmod.build import build_model  # noqa: E402
-from genmod.components import Objective, ObjectiveOutput  # noqa: E402
 from genmod.config import RunConfig  # noqa: E402
-from genmod.errors import ConfigError  # noqa: E402
+from genmod.contract.components import Objective, ObjectiveOutput  # noqa: E402
+from genmod.contract.errors import ConfigError  # noqa: E402
+from genmod.model.assembly import build_model  # noqa: E402
 from genmod.plugins import get_registry  # noqa: E402
-from genmod.training import Trainer  # noqa: E402
+from genmod.train.trainer import Trainer  # noqa: E402
 
 
 class DeterministicELBO(Objective):

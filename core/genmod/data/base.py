@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genmod.errors import DataError
+from genmod.contract.errors import DataError
 
 
 @dataclass
@@ -50,8 +50,8 @@ class Dataset:
     Subclasses set ``name``, ``data_shape`` and ``num_classes`` (0 when unlabelled) and
     implement :meth:`load`. ``data_dir`` is the folder the user chose (``--data-dir`` or
     ``GENMOD_DATA_DIR``) or ``None`` for the per-user cache folder; ``load`` may download into
-    the cache folder, and must raise :class:`genmod.errors.DataError` with a clear message when
-    the data is missing or corrupt.
+    the cache folder, and must raise :class:`genmod.contract.errors.DataError` with a clear
+    message when the data is missing or corrupt.
     """
 
     name: str = ""

@@ -11,8 +11,8 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from genmod.contract.errors import DataError
 from genmod.data.idx import sha256
-from genmod.errors import DataError
 
 
 def download_verified(

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from genmod.components import (
+from genmod.contract.components import (
     Decoder,
     Encoder,
     Likelihood,
@@ -27,8 +27,8 @@ from genmod.components import (
     PosteriorFamily,
     Prior,
 )
+from genmod.contract.errors import ConfigError
 from genmod.data import Dataset, DatasetArrays
-from genmod.errors import ConfigError
 from genmod.plugins import Registry
 from genmod.testing.errors import ConformanceError, require
 from genmod.testing.options import check_options, lookup
@@ -434,8 +434,8 @@ def check_posterior(
 
 def _tiny_model(registry: Registry | None, data_shape: Sequence[int]) -> Any:
     """A small built-in VAE (mlp, bernoulli, normal, diagonal) to evaluate objectives on."""
-    from genmod.build import build_model
     from genmod.config import RunConfig
+    from genmod.model.assembly import build_model
     from genmod.plugins import get_registry
 
     registry = registry or get_registry()

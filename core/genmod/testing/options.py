@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from genmod import rundir
 from genmod.config import COMPONENT_FIELDS, RunConfig
-from genmod.errors import ConfigError, GenmodError
-from genmod.options import format_value
+from genmod.config import files as config_files
+from genmod.contract.errors import ConfigError, GenmodError
+from genmod.contract.options import format_value
 from genmod.plugins import KINDS, ComponentSpec, Registry, accepts_keywords, get_registry
 from genmod.testing.errors import ConformanceError, require
 
@@ -53,7 +53,7 @@ def check_options(
     The checks: every default passes its own validation; the factory accepts every declared
     option as a keyword; each value survives the command line (formatted as ``KEY=VALUE`` and
     parsed back) and the run folder's ``config.toml`` (written and read back); an unknown
-    option is refused with a :class:`genmod.errors.ConfigError`.
+    option is refused with a :class:`genmod.contract.errors.ConfigError`.
     """
     registry, spec = lookup(kind, name, registry)
     who = f"{kind} {name!r} (plugin {spec.plugin!r})"
@@ -103,8 +103,8 @@ def check_options(
     )
 
     with tempfile.TemporaryDirectory() as folder:
-        rundir.write_config(Path(folder), resolved, {"data_shape": [1]})
-        reread, _ = rundir.read_config(Path(folder))
+        config_files.write_config(Path(folder), resolved, {"data_shape": [1]})
+        reread, _ = config_files.read_config(Path(folder))
     from_toml = getattr(reread.resolve(registry), options_field)
     require(
         from_toml == values,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from genmod.config import RunConfig
-from genmod.errors import ConfigError
+from genmod.contract.errors import ConfigError
 from genmod.plugins import get_registry
 
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-from genmod.components import Decoder, Encoder
-from genmod.errors import ConfigError
+from genmod.contract.components import Decoder, Encoder
+from genmod.contract.errors import ConfigError
 
 
 class ResidualBlock(keras.layers.Layer):

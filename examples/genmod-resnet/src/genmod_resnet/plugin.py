@@ -5,7 +5,7 @@ Components are registered by ``"module:attribute"`` strings, imported only when 
 """
 
 from genmod import hookimpl
-from genmod.options import Option
+from genmod.contract.options import Option
 
 ACTIVATIONS = ("relu", "elu", "gelu", "swish")
 

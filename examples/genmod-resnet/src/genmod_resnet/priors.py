@@ -7,7 +7,7 @@ import math
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from genmod.components import Prior
+from genmod.contract.components import Prior
 
 tfd = tfp.distributions
 

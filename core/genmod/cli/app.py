@@ -1,0 +1,50 @@
+"""The ``genmod`` command group: built-in commands, then plugin commands, then run.
+
+TensorFlow is imported only inside commands that need it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+import click
+
+from genmod import __version__
+from genmod.cli import common
+from genmod.cli.commands import BUILTIN_COMMANDS
+from genmod.contract.errors import GenmodError
+from genmod.plugins import get_manager
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="genmod")
+def cli() -> None:
+    """genmod: train deep generative models (VAEs) assembled from plugins.
+
+    Components (encoders, decoders, likelihoods, priors, posteriors, objectives, datasets)
+    come from plugins; `genmod plugins` lists what is installed. Start with:
+
+        genmod run --encoder cnn --likelihood bernoulli --data-dir PATH/TO/MNIST
+    """
+
+
+for _command in BUILTIN_COMMANDS:
+    cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``genmod`` script: loads plugin commands, then runs the CLI."""
+    warnings.showwarning = common.show_plugin_warning
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # imports nothing: --help stays fast
+    try:
+        manager = get_manager()
+        manager.add_commands(cli)
+    except GenmodError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    cli.main(args=argv, prog_name="genmod")
+
+
+__all__ = ["cli", "main"]

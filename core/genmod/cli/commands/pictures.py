@@ -1,0 +1,161 @@
+"""Picture commands on a trained run: `genmod sample`, `reconstruct`, `interpolate`, `traverse`.
+
+Each loads the run folder's exported model (``--checkpoint`` picks the best or latest
+training checkpoint instead), writes one PNG and prints its path (``--json``: a JSON object).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from genmod.cli.common import handle_errors, quiet_tensorflow, run_data_dir_option
+
+CHECKPOINTS = click.Choice(["final", "best", "latest"])
+
+
+def _common(default_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")(func)
+        func = click.option(
+            "--checkpoint",
+            type=CHECKPOINTS,
+            default="final",
+            show_default=True,
+            help="final: the exported model; best: best validation ELBO; latest: the newest "
+            "training checkpoint (e.g. of an interrupted run).",
+        )(func)
+        func = click.option(
+            "--out",
+            "out_file",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help=f"PNG file to write. Default: RUN/pictures/{default_name}.",
+        )(func)
+        return click.argument("run_dir", type=click.Path(exists=True, file_okay=False))(func)
+
+    return decorate
+
+
+def _load(run_dir: str, checkpoint: str):
+    quiet_tensorflow()
+    from genmod.runs.loading import load_run
+
+    return load_run(run_dir, checkpoint=checkpoint)
+
+
+def _test_data(run, data_dir: str | None, start: int = 0, count: int | None = None):
+    """The run's test items ``start`` to ``start + count`` (all from ``start`` when ``count``
+    is None) as numpy arrays (images, labels; labels None for unlabelled data)."""
+    from genmod.model.assembly import load_dataset
+    from genmod.plugins import get_registry
+
+    config = dataclasses.replace(run.config, train_size=None, test_size=None)
+    _, arrays = load_dataset(config, get_registry(), data_dir or run.meta.get("data_dir"))
+    stop = None if count is None else start + count
+    y = None if arrays.y_test is None else arrays.y_test[start:stop]
+    return arrays.x_test[start:stop], y
+
+
+def _report(path: Path, as_json: bool, what: str, **facts: Any) -> None:
+    if as_json:
+        click.echo(json.dumps({"path": str(path), **facts}))
+    else:
+        click.echo(f"wrote {what} to {path}")
+
+
+def _out(run_dir: str, out_file: str | None, name: str) -> Path:
+    from genmod.runs import folder as rundir
+
+    return Path(out_file) if out_file else Path(run_dir) / rundir.PICTURES_DIR / name
+
+
+@click.command()
+@_common("sample.png")
+@click.option("-n", "count", type=click.IntRange(1, 10000), default=64, show_default=True)
+@click.option("--label", type=int, default=None, help="Class to draw (conditional models only).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the z draws.")
+@handle_errors
+def sample(run_dir, out_file, checkpoint, as_json, count, label, seed) -> None:
+    """Decode N draws from the prior of RUN_DIR's model into a grid picture."""
+    run = _load(run_dir, checkpoint)
+    from genmod.pictures import figures as visuals
+
+    path = visuals.samples_picture(
+        run.model, _out(run_dir, out_file, "sample.png"), n=count, seed=seed, label=label
+    )
+    _report(path, as_json, f"{count} samples", count=count, label=label, seed=seed)
+
+
+@click.command()
+@_common("reconstruct.png")
+@run_data_dir_option
+@click.option("-n", "count", type=click.IntRange(1, 10000), default=32, show_default=True)
+@click.option("--start", type=click.IntRange(0), default=0, help="First test image.")
+@handle_errors
+def reconstruct(run_dir, out_file, checkpoint, as_json, data_dir, count, start) -> None:
+    """Test images (odd rows) next to their reconstructions through the posterior mean."""
+    run = _load(run_dir, checkpoint)
+    from genmod.pictures import figures as visuals
+
+    x, y = _test_data(run, data_dir, start, count)
+    path = visuals.reconstruction_picture(
+        run.model, x, y, _out(run_dir, out_file, "reconstruct.png"), binarize=run.binarize, n=count
+    )
+    _report(path, as_json, f"{len(x)} reconstructions", count=len(x), start=start)
+
+
+@click.command()
+@_common("interpolate.png")
+@run_data_dir_option
+@click.option("--pairs", type=click.IntRange(1, 100), default=4, show_default=True)
+@click.option("--steps", type=click.IntRange(2, 100), default=10, show_default=True)
+@click.option("--start", type=click.IntRange(0), default=0, help="First test image.")
+@handle_errors
+def interpolate(run_dir, out_file, checkpoint, as_json, data_dir, pairs, steps, start) -> None:
+    """Decode straight lines in z between the codes of pairs of test images."""
+    run = _load(run_dir, checkpoint)
+    from genmod.pictures import figures as visuals
+
+    x, y = _test_data(run, data_dir, start)
+    path = visuals.interpolation_picture(
+        run.model,
+        x,
+        y,
+        _out(run_dir, out_file, "interpolate.png"),
+        binarize=run.binarize,
+        pairs=pairs,
+        steps=steps,
+    )
+    _report(path, as_json, f"{pairs} interpolations", pairs=pairs, steps=steps, start=start)
+
+
+@click.command()
+@_common("traverse.png")
+@run_data_dir_option
+@click.option("--steps", type=click.IntRange(2, 100), default=9, show_default=True)
+@click.option("--index", type=click.IntRange(0), default=0, help="Test image to start from.")
+@click.option("--max-dims", type=click.IntRange(1), default=16, show_default=True)
+@handle_errors
+def traverse(run_dir, out_file, checkpoint, as_json, data_dir, steps, index, max_dims) -> None:
+    """Sweep each latent dimension over the prior's 5%-95% quantiles around a test code."""
+    run = _load(run_dir, checkpoint)
+    from genmod.pictures import figures as visuals
+
+    x, y = _test_data(run, data_dir, index)
+    path = visuals.traversal_picture(
+        run.model,
+        x,
+        y,
+        _out(run_dir, out_file, "traverse.png"),
+        binarize=run.binarize,
+        steps=steps,
+        max_dims=max_dims,
+    )
+    dims = min(run.model.latent_dim, max_dims)
+    _report(path, as_json, f"traversals of {dims} dimension(s)", dimensions=dims, steps=steps)

@@ -1,0 +1,109 @@
+"""`genmod runs [FOLDER]`: the runs in a folder with their key metrics (no TensorFlow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from genmod.cli.common import handle_errors
+from genmod.config import files as config_files
+from genmod.contract.errors import GenmodError
+from genmod.runs import folder as rundir
+
+
+def describe_run(path: Path) -> dict[str, Any]:
+    """One run folder as a dict: name, model, status, epochs and key metrics (nats)."""
+    info: dict[str, Any] = {"run": str(path)}
+    try:
+        config, meta = config_files.read_config(path)
+    except GenmodError as exc:
+        return {**info, "status": "unreadable", "error": str(exc)}
+    summary = rundir.read_summary(path)
+    metrics = rundir.read_metrics(path)
+    last = metrics[-1] if metrics else {}
+    status = summary.get("status", "running" if metrics else "started")
+    if status == "running":
+        status = "running or killed"  # a killed run never got to say so
+    info.update(
+        {
+            "model": f"{config.encoder}/{config.decoder or config.encoder}-{config.likelihood}"
+            f" z{config.latent_dim}",
+            "status": status,
+            "epochs_done": int(last.get("epoch", 0)),
+            "epochs": config.epochs,
+            "test_elbo": last.get("test_elbo"),
+            "validation_elbo": last.get("validation_elbo"),
+            "best_validation_elbo": (summary.get("best") or {}).get("validation_elbo"),
+            "format_version": meta.get("format_version"),
+        }
+    )
+    evaluation_file = Path(path) / "evaluation.json"  # written by `genmod evaluate`
+    if evaluation_file.exists():
+        try:
+            found = json.loads(evaluation_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            found = None
+        if isinstance(found, dict):
+            keys = ("log_likelihood", "num_samples", "active_units")
+            info["evaluation"] = {k: found[k] for k in keys if k in found}
+    return info
+
+
+def find_runs(folder: Path) -> list[Path]:
+    """``folder`` itself if it is a run, else its sub-folders that are runs (sorted by name)."""
+    if (folder / config_files.CONFIG_FILE).exists():
+        return [folder]
+    return sorted(
+        p for p in folder.iterdir() if p.is_dir() and (p / config_files.CONFIG_FILE).exists()
+    )
+
+
+def _number(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
+
+
+def _evaluation_text(info: dict[str, Any]) -> str:
+    extra = info.get("evaluation") or {}
+    parts = [f"{k} {v:.2f}" for k, v in extra.items() if isinstance(v, (int, float))]
+    return ", ".join(parts[:3])
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False), default="runs")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per run.")
+@handle_errors
+def runs(folder: str, as_json: bool) -> None:
+    """List the runs in FOLDER (default: runs) with their status and ELBOs (nats per item).
+
+    Columns: run folder, encoder/decoder-likelihood and latent size, status, epochs done,
+    the last test ELBO, the best validation ELBO, and what `genmod evaluate` recorded.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise GenmodError(f"{folder!r} is not a folder.")
+    infos = [describe_run(p) for p in find_runs(root)]
+    if as_json:
+        click.echo(json.dumps(infos, indent=2))
+        return
+    if not infos:
+        click.echo(f"no runs in {folder}")
+        return
+    rows = [("RUN", "MODEL", "STATUS", "EPOCHS", "TEST ELBO", "BEST VAL ELBO", "EVALUATION")]
+    for info in infos:
+        rows.append(
+            (
+                Path(info["run"]).name,
+                info.get("model", "-"),
+                info["status"],
+                f"{info.get('epochs_done', 0)}/{info.get('epochs', '?')}",
+                _number(info.get("test_elbo")),
+                _number(info.get("best_validation_elbo")),
+                _evaluation_text(info),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

@@ -1,0 +1,246 @@
+"""The run configuration: every choice a run makes, validated without importing TensorFlow.
+
+A :class:`RunConfig` is what ``genmod run`` builds from its options, what the run directory
+records (``config.toml``) and what is enough to rebuild the model later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from genmod.contract.errors import ConfigError
+from genmod.contract.options import resolve_options
+
+if TYPE_CHECKING:  # the registry lives in a layer above; config only calls its methods
+    from genmod.plugins.registry import Registry
+
+BINARIZATIONS = ("auto", "dynamic", "static", "none")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
+STRATEGIES = ("default", "mirrored", "multiworker")  # see genmod.train.distribute
+CONFIG_FORMAT_VERSION = 2  # 2: validation split, checkpoint position, pictures
+
+#: component kind -> (name field, options field)
+COMPONENT_FIELDS = {
+    "dataset": ("dataset", "dataset_options"),
+    "encoder": ("encoder", "encoder_options"),
+    "decoder": ("decoder", "decoder_options"),
+    "likelihood": ("likelihood", "likelihood_options"),
+    "prior": ("prior", "prior_options"),
+    "posterior": ("posterior", "posterior_options"),
+    "objective": ("objective", "objective_options"),
+}
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run. Units: learning rate per step; sizes in items."""
+
+    dataset: str = "mnist"
+    encoder: str = "mlp"
+    decoder: str | None = None  # None: the same family as the encoder
+    likelihood: str = "bernoulli"
+    prior: str = "normal"
+    posterior: str = "diagonal"
+    objective: str = "elbo"
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    encoder_options: dict[str, Any] = field(default_factory=dict)
+    decoder_options: dict[str, Any] = field(default_factory=dict)
+    likelihood_options: dict[str, Any] = field(default_factory=dict)
+    prior_options: dict[str, Any] = field(default_factory=dict)
+    posterior_options: dict[str, Any] = field(default_factory=dict)
+    objective_options: dict[str, Any] = field(default_factory=dict)
+    latent_dim: int = 16
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    seed: int = 0
+    binarize: str = "auto"
+    train_size: int | None = None  # None: the whole training set
+    test_size: int | None = None  # None: the whole test set
+    eval_batch_size: int = 500
+    eval_seed: int = 0
+    steps_per_execution: int = 50
+    validation_size: int = 5000  # held out of the end of the training set; 0: no validation
+    checkpoints_to_keep: int = 3  # the last N epoch checkpoints (the best one is kept apart)
+    # Speed and scale (issue 5): see docs/performance.md.
+    precision: str = "float32"
+    strategy: str = "default"
+    jit_compile: bool = False
+
+    def validate_scalars(self) -> None:
+        """Check every non-component field; raise :class:`ConfigError` naming the option."""
+
+        def need(cond: bool, option: str, value: Any, rule: str) -> None:
+            if not cond:
+                raise ConfigError(f"--{option} got {value!r}; it must be {rule}.")
+
+        def integer(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        need(
+            integer(self.latent_dim) and self.latent_dim >= 1,
+            "latent-dim",
+            self.latent_dim,
+            "an integer >= 1",
+        )
+        need(integer(self.epochs) and self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
+        need(
+            integer(self.batch_size) and self.batch_size >= 1,
+            "batch-size",
+            self.batch_size,
+            "an integer >= 1",
+        )
+        need(
+            isinstance(self.learning_rate, (int, float))
+            and not isinstance(self.learning_rate, bool)
+            and 0 < self.learning_rate < 10,
+            "learning-rate",
+            self.learning_rate,
+            "a number in (0, 10)",
+        )
+        need(
+            integer(self.seed) and 0 <= self.seed < 2**31,
+            "seed",
+            self.seed,
+            "an integer in [0, 2^31)",
+        )
+        need(
+            self.binarize in BINARIZATIONS,
+            "binarize",
+            self.binarize,
+            "one of " + ", ".join(BINARIZATIONS),
+        )
+        for name in ("train_size", "test_size"):
+            value = getattr(self, name)
+            need(
+                value is None or (integer(value) and value >= 1),
+                name.replace("_", "-"),
+                value,
+                "an integer >= 1 (or left out for the whole set)",
+            )
+        need(
+            integer(self.eval_batch_size) and self.eval_batch_size >= 1,
+            "eval-batch-size",
+            self.eval_batch_size,
+            "an integer >= 1",
+        )
+        need(
+            integer(self.steps_per_execution) and self.steps_per_execution >= 1,
+            "steps-per-execution",
+            self.steps_per_execution,
+            "an integer >= 1",
+        )
+        need(
+            integer(self.validation_size) and self.validation_size >= 0,
+            "validation-size",
+            self.validation_size,
+            "an integer >= 0 (0: no validation split)",
+        )
+        need(
+            integer(self.checkpoints_to_keep) and self.checkpoints_to_keep >= 1,
+            "checkpoints-to-keep",
+            self.checkpoints_to_keep,
+            "an integer >= 1",
+        )
+        need(
+            self.precision in PRECISIONS,
+            "precision",
+            self.precision,
+            "one of " + ", ".join(PRECISIONS),
+        )
+        need(
+            self.strategy in STRATEGIES,
+            "strategy",
+            self.strategy,
+            "one of " + ", ".join(STRATEGIES),
+        )
+        need(isinstance(self.jit_compile, bool), "jit-compile", self.jit_compile, "true or false")
+        for name in ("dataset", "encoder", "likelihood", "prior", "posterior", "objective"):
+            need(
+                isinstance(getattr(self, name), str) and getattr(self, name) != "",
+                name,
+                getattr(self, name),
+                "a component name",
+            )
+
+    def resolve(self, registry: Registry, *, from_strings: bool = False) -> RunConfig:
+        """A copy with the decoder chosen and every component option checked and defaulted.
+
+        Unknown component names and options raise :class:`ConfigError` listing what exists.
+        ``from_strings`` parses option values given as command-line strings.
+        """
+        self.validate_scalars()
+        resolved = dataclasses.replace(self)
+        if resolved.decoder is None:
+            registry.get("encoder", resolved.encoder)  # an unknown encoder is reported first
+            if resolved.encoder not in registry.names("decoder"):
+                raise ConfigError(
+                    f"--decoder was not given and there is no decoder named like the encoder "
+                    f"{resolved.encoder!r}; choose one of: "
+                    + ", ".join(registry.names("decoder"))
+                    + "."
+                )
+            resolved.decoder = resolved.encoder
+        for kind, (name_field, options_field) in COMPONENT_FIELDS.items():
+            spec = registry.get(kind, getattr(resolved, name_field))
+            values = resolve_options(
+                spec.options,
+                getattr(resolved, options_field),
+                f"{kind} {spec.name!r}",
+                from_strings=from_strings,
+            )
+            setattr(resolved, options_field, values)
+        return resolved
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (tuples become lists) suitable for TOML/JSON."""
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            if isinstance(value, (tuple, list)):
+                return [plain(v) for v in value]
+            return value
+
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "configuration") -> RunConfig:
+        """Build from a dict (a parsed config file); unknown keys and wrong types are errors."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown key(s) {', '.join(map(repr, unknown))}. Known keys: "
+                + ", ".join(sorted(known))
+                + "."
+            )
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key.endswith("_options"):
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{source}: {key!r} must be a table of options.")
+                value = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+            kwargs[key] = value
+        config = cls(**kwargs)
+        for key in data:
+            if key.endswith("_options"):
+                continue
+            default = known[key].default
+            value = data[key]
+            if value is None and key in ("decoder", "train_size", "test_size"):
+                continue
+            expected = type(default) if default is not None else (str if key == "decoder" else int)
+            ok = isinstance(value, expected) and not (
+                isinstance(value, bool) and expected is not bool
+            )
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                ok = True
+            if not ok:
+                raise ConfigError(
+                    f"{source}: key {key!r} must be {expected.__name__}, got {value!r} "
+                    f"({type(value).__name__})."
+                )
+        return config

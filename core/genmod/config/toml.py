@@ -1,0 +1,89 @@
+"""Reading and writing the small TOML files genmod uses (configs, run metadata).
+
+Reading uses the standard library's ``tomllib``. Writing covers
+what genmod writes: top-level scalars and lists, and one level of tables. ``None`` values are
+left out (TOML has no null).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from genmod.contract.errors import ConfigError
+
+
+def _format(value: Any, key: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_format(v, key) for v in value) + "]"
+    raise TypeError(f"cannot write {key!r} = {value!r} to TOML")
+
+
+def dumps(data: dict[str, Any]) -> str:
+    """TOML text for a dict of scalars, lists and (one level of) dicts."""
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {_format(value, key)}")
+    for name, table in tables:
+        lines.append("")
+        lines.append(f"[{name}]")
+        for key, value in table.items():
+            if value is None:
+                continue
+            if isinstance(value, dict):
+                raise TypeError(f"nested table {name}.{key} is not supported")
+            lines.append(f"{key} = {_format(value, key)}")
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a crash leaves either the old or the new file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def dump(data: dict[str, Any], path: Path) -> None:
+    write_atomic(Path(path), dumps(data))
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a syntax error is a :class:`ConfigError` naming the file and line."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}.") from None

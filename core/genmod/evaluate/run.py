@@ -1,0 +1,61 @@
+"""Evaluating a finished run's test log-likelihood and writing ``evaluation.json``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from genmod.config import toml as tomlio
+from genmod.evaluate.loglik import evaluate_log_likelihood
+from genmod.model.assembly import load_dataset
+from genmod.plugins import Registry, get_registry
+from genmod.runs.loading import load_run
+
+EVALUATION_FILE = "evaluation.json"
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    num_samples: int,
+    batch_size: int = 100,
+    chunk_size: int | None = None,
+    memory_budget_mib: float | None = None,
+    test_size: int | None = None,
+    seed: int | None = None,
+    data_dir: str | Path | None = None,
+    registry: Registry | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """IWAE log-likelihood, ELBO, KL, reconstruction and active units of a run's test set.
+
+    Loads the run with :func:`genmod.runs.loading.load_run`, takes the first ``test_size``
+    test items (all by default), binarizes them as the run's test ELBO does (``seed`` defaults
+    to the run's ``eval_seed``), and writes the result to ``RUN/evaluation.json`` as well as
+    returning it (nats per item; see :func:`genmod.evaluate.loglik.evaluate_log_likelihood`,
+    which also says how ``chunk_size`` and ``memory_budget_mib`` bound the memory).
+    """
+    registry = registry or get_registry()
+    run = load_run(run_dir, registry)
+    config = dataclasses.replace(run.config, test_size=test_size, train_size=1)
+    _, data = load_dataset(config, registry, data_dir or run.meta.get("data_dir"))
+    eval_seed = run.config.eval_seed if seed is None else int(seed)
+    result = evaluate_log_likelihood(
+        run.model,
+        data.x_test,
+        data.y_test if run.model.condition_dim else None,
+        binarize=run.binarize,
+        num_samples=num_samples,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+        memory_budget_mib=memory_budget_mib,
+        seed=eval_seed,
+        binarize_batch_size=run.config.eval_batch_size,
+        progress=progress,
+    )
+    result = {"run_dir": str(run.run_dir), "binarize": run.binarize, "seed": eval_seed, **result}
+    tomlio.write_atomic(Path(run.run_dir) / EVALUATION_FILE, json.dumps(result, indent=2) + "\n")
+    return result

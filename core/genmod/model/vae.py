@@ -1,0 +1,76 @@
+"""The assembled model: encoder, decoder, likelihood and prior as one trackable Keras layer."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from genmod.contract.components import Decoder, Encoder, Likelihood, Prior
+
+tfd = tfp.distributions
+
+
+class VAE(keras.layers.Layer):
+    """A variational auto-encoder built from components.
+
+    ``condition_dim`` is 0 for unconditional models; otherwise every method that takes a
+    ``condition`` needs one of shape ``[batch, condition_dim]``.
+    """
+
+    def __init__(
+        self,
+        *,
+        encoder: Encoder,
+        decoder: Decoder,
+        likelihood: Likelihood,
+        prior: Prior,
+        data_shape: tuple[int, ...],
+        latent_dim: int,
+        condition_dim: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.likelihood = likelihood
+        self.prior = prior
+        self.data_shape = tuple(data_shape)
+        self.latent_dim = int(latent_dim)
+        self.condition_dim = int(condition_dim)
+        prior.bind(self)  # priors that need the encoder or data shape (VampPrior) hook in here
+
+    def build(self, input_shape=None) -> None:
+        # Sub-layers build themselves on first call; nothing of our own to create.
+        pass
+
+    def posterior(self, x: tf.Tensor, condition: tf.Tensor | None = None) -> tfd.Distribution:
+        """q(z|x): batch ``[batch]``, event ``[latent_dim]``."""
+        return self.encoder.distribution(x, condition)
+
+    def observation(self, z: tf.Tensor, condition: tf.Tensor | None = None) -> tfd.Distribution:
+        """p(x|z): batch ``z.shape[:-1]``, event ``data_shape``."""
+        return self.likelihood.distribution(self.decoder.decode(z, condition))
+
+    def prior_distribution(self) -> tfd.Distribution:
+        """p(z): batch ``[]``, event ``[latent_dim]``."""
+        return self.prior.distribution()
+
+    def call(self, x: tf.Tensor, condition: tf.Tensor | None = None) -> tf.Tensor:
+        """Mean reconstruction of ``x`` through the posterior mean (used to build variables)."""
+        q = self.posterior(x, condition)
+        return self.likelihood.mean(self.decoder.decode(q.mean(), condition))
+
+    def build_variables(self) -> None:
+        """Create every variable by running a dummy batch of two through the model."""
+        x = tf.zeros((2, *self.data_shape), tf.float32)
+        condition = tf.zeros((2, self.condition_dim)) if self.condition_dim else None
+        self(x, condition) if condition is not None else self(x)
+        self.prior.distribution()
+
+    def sample(
+        self, n: int, condition: tf.Tensor | None = None, *, seed: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """Means of p(x|z) for ``n`` draws z ~ p(z): ``[n, *data_shape]``."""
+        z = self.prior_distribution().sample(n, seed=seed)
+        return self.likelihood.mean(self.decoder.decode(z, condition))

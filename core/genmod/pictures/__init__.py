@@ -1,0 +1,14 @@
+"""Layer 8, pictures: what a run shows a person.
+
+Owns image grids, PNG/GIF files and the latent scatter plot drawn with Pillow
+(:mod:`~genmod.pictures.images`, no TensorFlow) and the model's pictures: samples,
+reconstructions, latent space, interpolations, traversals (:mod:`~genmod.pictures.figures`,
+imports TensorFlow). May import contract, config, plugins, data, model and runs.
+
+The names of the former ``genmod.pictures`` module (``grid``, ``save_png``, ...) are
+re-exported here from :mod:`~genmod.pictures.images`.
+"""
+
+from genmod.pictures.images import LABEL_COLOURS, grid, save_gif, save_png, scatter, to_uint8
+
+__all__ = ["LABEL_COLOURS", "grid", "save_gif", "save_png", "scatter", "to_uint8"]

@@ -1,0 +1,183 @@
+"""What a trained model shows: samples, reconstructions, latent codes, manifolds, interpolations
+and traversals, computed with TensorFlow and written as PNG files by :mod:`genmod.pictures`.
+
+Every function is deterministic given its ``seed``. Images are the means of p(x|z) (for a
+Bernoulli likelihood, pixel probabilities), float32 in ``[0, 1]``, ``[n, *data_shape]``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from genmod.contract.errors import ConfigError
+from genmod.model.preprocess import binarize_images, one_hot_labels
+from genmod.pictures import images as pictures
+
+
+def _condition(model, labels: np.ndarray | None, n: int) -> tf.Tensor | None:
+    """One-hot conditions for a conditional model (labels cycle 0..C-1 when not given)."""
+    if not model.condition_dim:
+        return None
+    if labels is None:
+        labels = np.arange(n) % model.condition_dim
+    return one_hot_labels(tf.constant(np.asarray(labels)), model.condition_dim)
+
+
+def check_label(model, label: int | None) -> None:
+    """Refuse ``--label`` for unconditional models and labels out of range."""
+    if label is None:
+        return
+    if not model.condition_dim:
+        raise ConfigError(
+            "--label needs a conditional model (one trained with a condition on the digit "
+            "label); this run's model is unconditional."
+        )
+    if not 0 <= label < model.condition_dim:
+        raise ConfigError(
+            f"--label got {label}; this model's labels are 0..{model.condition_dim - 1}."
+        )
+
+
+def prior_samples(model, n: int, *, seed: int = 0, label: int | None = None) -> np.ndarray:
+    """Means of p(x|z) for ``n`` draws z ~ p(z) from the stateless ``seed``."""
+    check_label(model, label)
+    labels = None if label is None else np.full(n, label)
+    condition = _condition(model, labels, n)
+    z = model.prior_distribution().sample(n, seed=tf.constant([seed, 1], tf.int32))
+    return model.likelihood.mean(model.decoder.decode(z, condition)).numpy()
+
+
+def encode_means(
+    model, images: np.ndarray, labels: np.ndarray | None, *, binarize: str, batch: int = 500
+) -> np.ndarray:
+    """Posterior means E[z|x] ``[n, latent_dim]`` (binarized with a fixed seed, like the test)."""
+    codes = []
+    for start in range(0, len(images), batch):
+        x = binarize_images(tf.constant(images[start : start + batch]), binarize, [0, start])
+        y = None if labels is None else labels[start : start + batch]
+        codes.append(model.posterior(x, _condition(model, y, len(x))).mean().numpy())
+    return np.concatenate(codes)
+
+
+def decode_means(model, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    """Means of p(x|z) for latent codes ``z`` ``[n, latent_dim]``."""
+    z = tf.constant(np.asarray(z, np.float32))
+    return model.likelihood.mean(model.decoder.decode(z, _condition(model, labels, len(z)))).numpy()
+
+
+def reconstructions(
+    model, images: np.ndarray, labels: np.ndarray | None, *, binarize: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs as the model sees them, reconstructions through the posterior mean)."""
+    x = binarize_images(tf.constant(images), binarize, [0, 0]).numpy()
+    z = encode_means(model, images, labels, binarize=binarize)
+    return x, decode_means(model, z, labels)
+
+
+def prior_quantiles(model, probabilities: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """Per-dimension quantiles of p(z) ``[len(probabilities), latent_dim]``, estimated from
+    20,000 prior draws (works for any prior, including learned ones)."""
+    draws = model.prior_distribution().sample(20000, seed=tf.constant([seed, 2], tf.int32))
+    return np.quantile(draws.numpy(), probabilities, axis=0)
+
+
+def pca_2d(codes: np.ndarray) -> np.ndarray:
+    """Project ``codes`` ``[n, d]`` on their two main principal axes ``[n, 2]``."""
+    centred = codes - codes.mean(axis=0)
+    if codes.shape[1] == 1:
+        return np.concatenate([centred, np.zeros_like(centred)], axis=1)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:2].T
+
+
+def _as_images(images: np.ndarray, data_shape: tuple[int, ...]) -> np.ndarray:
+    if len(data_shape) == 2:
+        return images[..., None]
+    if len(data_shape) == 3 and data_shape[-1] in (1, 3):
+        return images
+    raise ConfigError(f"cannot draw data of shape {data_shape} as pictures.")
+
+
+def samples_picture(model, path: Path, *, n: int = 64, seed: int = 0, label: int | None = None):
+    images = _as_images(prior_samples(model, n, seed=seed, label=label), model.data_shape)
+    return pictures.save_png(pictures.grid(images, int(np.ceil(np.sqrt(n)))), path)
+
+
+def reconstruction_picture(model, images, labels, path: Path, *, binarize: str, n: int = 32):
+    """Rows alternate: 8 inputs, then their 8 reconstructions."""
+    x, r = reconstructions(
+        model, images[:n], None if labels is None else labels[:n], binarize=binarize
+    )
+    columns = 8
+    rows = []
+    for start in range(0, len(x), columns):
+        rows += [x[start : start + columns], r[start : start + columns]]
+    tiles = _as_images(np.concatenate(rows), model.data_shape)
+    return pictures.save_png(pictures.grid(tiles, columns), path)
+
+
+def latent_picture(model, images, labels, path: Path, *, binarize: str):
+    """Test codes (posterior means) coloured by label; PCA when latent_dim > 2."""
+    codes = encode_means(model, images, labels, binarize=binarize)
+    if codes.shape[1] == 2:
+        points, names, how = codes, ("z1", "z2"), "latent space"
+    else:
+        points, names, how = pca_2d(codes), ("PC1", "PC2"), f"PCA of {codes.shape[1]}-d codes"
+    title = f"{how}, {len(codes)} test images"
+    return pictures.save_png(pictures.scatter(points, labels, title=title, axis_names=names), path)
+
+
+def manifold_picture(model, path: Path, *, steps: int = 20, label: int | None = None):
+    """For 2-d latents: decode a ``steps x steps`` grid of prior quantiles (5%..95%)."""
+    if model.latent_dim != 2:
+        raise ConfigError(
+            f"the manifold picture needs a 2-d latent space; this model's is {model.latent_dim}-d "
+            "(use traversals instead)."
+        )
+    check_label(model, label)
+    q = prior_quantiles(model, np.linspace(0.05, 0.95, steps))
+    z = np.array([[q[k, 0], q[steps - 1 - r, 1]] for r in range(steps) for k in range(steps)])
+    labels = None if label is None else np.full(len(z), label)
+    images = _as_images(decode_means(model, z, labels), model.data_shape)
+    return pictures.save_png(pictures.grid(images, steps, pad=0, scale=1), path)
+
+
+def interpolation_picture(
+    model, images, labels, path: Path, *, binarize: str, pairs: int = 4, steps: int = 10
+):
+    """Each row: decoded straight line in z between the codes of test images 2i and 2i+1, with
+    the two inputs at the ends."""
+    n = 2 * pairs
+    x = binarize_images(tf.constant(images[:n]), binarize, [0, 0]).numpy()
+    y = None if labels is None else labels[:n]
+    codes = encode_means(model, images[:n], y, binarize=binarize)
+    rows = []
+    for i in range(pairs):
+        a, b = codes[2 * i], codes[2 * i + 1]
+        t = np.linspace(0.0, 1.0, steps)[:, None]
+        row_labels = None if y is None else np.full(steps, y[2 * i])
+        decoded = decode_means(model, (1 - t) * a + t * b, row_labels)
+        rows += [x[2 * i : 2 * i + 1], decoded, x[2 * i + 1 : 2 * i + 2]]
+    tiles = _as_images(np.concatenate(rows), model.data_shape)
+    return pictures.save_png(pictures.grid(tiles, steps + 2), path)
+
+
+def traversal_picture(
+    model, images, labels, path: Path, *, binarize: str, steps: int = 9, max_dims: int = 16
+):
+    """Row d: the code of the first test image with dimension d swept over the prior's
+    5%..95% quantiles (other dimensions fixed); at most ``max_dims`` rows."""
+    y = None if labels is None else labels[:1]
+    base = encode_means(model, images[:1], y, binarize=binarize)[0]
+    q = prior_quantiles(model, np.linspace(0.05, 0.95, steps))
+    dims = min(model.latent_dim, max_dims)
+    z = np.repeat(base[None, None, :], dims * steps, axis=0).reshape(dims, steps, -1)
+    for d in range(dims):
+        z[d, :, d] = q[:, d]
+    row_labels = None if y is None else np.full(dims * steps, y[0])
+    decoded = decode_means(model, z.reshape(dims * steps, -1), row_labels)
+    tiles = _as_images(decoded, model.data_shape)
+    return pictures.save_png(pictures.grid(tiles, steps), path)

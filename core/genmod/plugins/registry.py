@@ -1,0 +1,144 @@
+"""The component registry: every component that the loaded plugins registered, by kind and name.
+
+:class:`Registry` is filled by :mod:`genmod.plugins.manager` through the ``register`` callbacks
+made here (:func:`make_register`), one per plugin and hook, so that each component is
+attributed to its plugin. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from genmod.contract.errors import ConfigError, PluginError
+from genmod.contract.options import Option
+
+#: component kind -> hook name
+KIND_HOOKS: dict[str, str] = {
+    "encoder": "register_encoders",
+    "decoder": "register_decoders",
+    "likelihood": "register_likelihoods",
+    "prior": "register_priors",
+    "posterior": "register_posteriors",
+    "objective": "register_objectives",
+    "dataset": "register_datasets",
+}
+KINDS = tuple(KIND_HOOKS)
+
+#: what a component name may look like: it is typed on the command line and becomes part of
+#: run-folder names, so no spaces, slashes, commas, semicolons or equals signs
+COMPONENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """What a plugin registered: a name, a lazily imported factory, a description, options."""
+
+    kind: str
+    name: str
+    factory: str | Callable[..., Any]
+    description: str
+    options: tuple[Option, ...]
+    plugin: str
+
+    def load(self) -> Callable[..., Any]:
+        """Import and return the factory (this is where heavy imports happen)."""
+        if callable(self.factory):
+            return self.factory
+        module_name, _, attr = self.factory.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            obj: Any = module
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except Exception as exc:  # noqa: BLE001 - reported with the plugin's name
+            raise PluginError(
+                f"plugin {self.plugin!r}: the {self.kind} {self.name!r} could not be loaded from "
+                f"{self.factory!r}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return obj
+
+
+class Registry:
+    """All components registered by all loaded plugins, by kind and name."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, dict[str, ComponentSpec]] = {kind: {} for kind in KINDS}
+
+    def add(self, spec: ComponentSpec) -> None:
+        existing = self._specs[spec.kind].get(spec.name)
+        if existing is not None:
+            raise PluginError(
+                f"the {spec.kind} name {spec.name!r} is registered by two plugins: "
+                f"{existing.plugin!r} and {spec.plugin!r}. Uninstall one of them or disable it "
+                f"with GENMOD_DISABLE_PLUGINS={spec.plugin}."
+            )
+        self._specs[spec.kind][spec.name] = spec
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self._specs[kind])
+
+    def specs(self, kind: str) -> list[ComponentSpec]:
+        return [self._specs[kind][n] for n in self.names(kind)]
+
+    def get(self, kind: str, name: str) -> ComponentSpec:
+        """Look a component up; an unknown name is a :class:`ConfigError` listing known names."""
+        try:
+            return self._specs[kind][name]
+        except KeyError:
+            known = ", ".join(self.names(kind)) or "(none installed)"
+            raise ConfigError(
+                f"unknown {kind} {name!r}. Available {kind}s: {known}. "
+                f"Run `genmod plugins` to see what each plugin provides."
+            ) from None
+
+
+def make_register(kind: str, plugin: str, registry: Registry, info: Any) -> Callable[..., None]:
+    """The ``register(name, factory, description="", options=())`` callback handed to one
+    plugin's ``register_<kind>s`` hook; ``info`` (a :class:`~genmod.plugins.manager.PluginInfo`
+    or ``None``) collects what the plugin registered."""
+
+    def register(
+        name: str,
+        factory: str | Callable[..., Any],
+        description: str = "",
+        options: Sequence[Option] = (),
+    ) -> None:
+        if not isinstance(name, str) or not COMPONENT_NAME.match(name):
+            raise PluginError(
+                f"plugin {plugin!r} registered a {kind} with invalid name {name!r}: names start "
+                "with a letter or digit and hold only letters, digits and . _ + - "
+                "(lower-case-with-hyphens is the convention)"
+            )
+        if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+            raise PluginError(
+                f"plugin {plugin!r}: the {kind} {name!r} needs a callable factory or a "
+                f"'module:attribute' string, got {factory!r}"
+            )
+        options = tuple(options)
+        for opt in options:
+            if not isinstance(opt, Option):
+                raise PluginError(
+                    f"plugin {plugin!r}: options of {kind} {name!r} must be genmod.contract.Option"
+                )
+        registry.add(ComponentSpec(kind, name, factory, description, options, plugin))
+        if info is not None:
+            info.components.append((kind, name))
+
+    return register
+
+
+def accepts_keywords(func: Callable[..., Any], names: Iterable[str]) -> bool:
+    """Whether ``func`` accepts all ``names`` as keyword arguments."""
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return True
+    params = sig.parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return True
+    return set(names) <= set(sig.parameters)

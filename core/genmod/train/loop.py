@@ -1,0 +1,395 @@
+"""The run loop: epochs with checkpoints, resume, signals, metrics, TensorBoard and pictures.
+
+One :class:`RunLoop` trains a built model in a prepared run folder. Its checkpoints hold the
+model, the optimizer, the run's random generator and the *position* in the run (finished
+epochs, steps done in the current epoch, that epoch's shuffle seed and partial metric sums,
+the best validation ELBO), so a resumed run continues exactly where the checkpoint was taken:
+on the CPU it ends with the same weights as an uninterrupted run (tests/test_resume.py).
+
+Order of writes after each epoch: metrics line, TensorBoard, pictures, best checkpoint, epoch
+checkpoint, summary. A kill between two of them is harmless: resume restarts from the newest
+readable checkpoint and first cuts ``metrics.jsonl`` back to the epochs that checkpoint holds.
+
+Importing this module imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from genmod.config import RunConfig
+from genmod.contract.errors import GenmodError, RunDirError
+from genmod.data import DatasetArrays
+from genmod.evaluate.elbo import ELBOEvaluator
+from genmod.pictures import figures as visuals
+from genmod.pictures import images as pictures
+from genmod.runs import folder as rundir
+from genmod.runs import tensorboard
+from genmod.runs.checkpoints import (
+    CHECKPOINT_PREFIX,
+    checkpoint_prefixes,
+    export_weights,
+    remove_temporary_checkpoints,
+    restore_newest_readable,
+)
+from genmod.train.signals import StopFlag
+from genmod.train.splits import Splits
+from genmod.train.trainer import Trainer, TrainingDiverged
+
+PICTURE_SEED = 1234  # fixed z draws for the per-epoch sample grids, so frames are comparable
+
+
+class TrainingInterrupted(GenmodError):
+    """Training stopped on Ctrl-C or SIGTERM after saving a checkpoint (resume continues it)."""
+
+    def __init__(self, message: str, signal_number: int) -> None:
+        super().__init__(message)
+        self.signal_number = signal_number
+
+
+class _StopRequested(Exception):
+    def __init__(self, done: int) -> None:
+        self.done = done
+
+
+@contextlib.contextmanager
+def writing(what: str, run_dir: Path, epoch_done: int) -> Iterator[None]:
+    """Turn a full disk while writing ``what`` into a clear :class:`RunDirError`."""
+    try:
+        yield
+    except OSError as exc:
+        if not rundir.disk_full(exc):
+            raise
+        raise _disk_full_error(what, run_dir, epoch_done) from exc
+    except tf.errors.OpError as exc:
+        if "No space left" not in str(exc) and not isinstance(
+            exc, tf.errors.ResourceExhaustedError
+        ):
+            raise
+        raise _disk_full_error(what, run_dir, epoch_done) from exc
+
+
+def _disk_full_error(what: str, run_dir: Path, epoch_done: int) -> RunDirError:
+    return RunDirError(
+        f"the disk is full: writing the {what} of {str(run_dir)!r} failed. Nothing written "
+        f"before was changed (the last checkpoint holds epoch {epoch_done}); free some space "
+        f"and continue with: genmod resume {run_dir}"
+    )
+
+
+class RunLoop:
+    """Trains ``model`` in ``run_dir`` epoch by epoch (see the module docstring)."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        config: RunConfig,
+        assembled,
+        splits: Splits,
+        *,
+        log: Callable[[str], None],
+        progress: Callable[[int, int, int, dict[str, float]], None] | None,
+        strategy: tf.distribute.Strategy | None = None,
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        self.config = config
+        self.model = assembled.model
+        self.binarize = assembled.binarize
+        self.splits = splits
+        self.log = log
+        self.progress = progress
+        data = splits.train
+        self.trainer = Trainer(
+            self.model,
+            assembled.objective,
+            data.x_train,
+            data.y_train,
+            binarize=assembled.binarize,
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            seed=config.seed,
+            steps_per_execution=config.steps_per_execution,
+            # A strategy's default (one-device) instance needs no replica machinery.
+            strategy=None if config.strategy == "default" else strategy,
+            precision=config.precision,
+            jit_compile=config.jit_compile,
+        )
+        m = len(self.trainer.metric_names)
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.shuffle_seed = tf.Variable([0, 0], dtype=tf.int64, trainable=False)
+        self.epoch_sums = tf.Variable(np.zeros(m), dtype=tf.float64, trainable=False)
+        self.best_validation = tf.Variable(-np.inf, dtype=tf.float64, trainable=False)
+        self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        # Variables are tracked as ordered lists: Keras 3 layer names are process-global
+        # counters, so name-based matching would not survive a restart; construction order does.
+        self.checkpoint = tf.train.Checkpoint(
+            model=list(self.model.variables),
+            optimizer=list(self.trainer.optimizer.variables),
+            rng=self.trainer.rng,
+            epoch=self.epoch,
+            step_in_epoch=self.step_in_epoch,
+            shuffle_seed=self.shuffle_seed,
+            epoch_sums=self.epoch_sums,
+            best_validation=self.best_validation,
+            best_epoch=self.best_epoch,
+        )
+        self.checkpoint_dir = self.run_dir / rundir.CHECKPOINT_DIR
+        self.best_dir = self.checkpoint_dir / rundir.BEST_DIR
+        self.history: list[dict[str, Any]] = []
+        self.evaluator = ELBOEvaluator(
+            self.model,
+            binarize=assembled.binarize,
+            batch_size=config.eval_batch_size,
+            seed=config.eval_seed,
+        )
+
+    # ----------------------------------------------------------------------------- restore
+    def restore(self) -> None:
+        """Continue from the newest readable checkpoint; cut metrics back to its epochs."""
+        remove_temporary_checkpoints(self.checkpoint_dir)
+        if not checkpoint_prefixes(self.checkpoint_dir):
+            # killed before the first checkpoint: the model was rebuilt from the run's seed,
+            # so starting over is the same run
+            self.log("no checkpoint was saved yet: starting the run from the beginning")
+            self.history = rundir.keep_metrics_up_to(self.run_dir, 0)
+            return
+        prefix = restore_newest_readable(self.checkpoint, self.checkpoint_dir, self.log)
+        epoch, step = int(self.epoch.numpy()), int(self.step_in_epoch.numpy())
+        where = f"epoch {epoch}" + (f" + {step} steps" if step else "")
+        self.log(f"resuming from {prefix.name} ({where} done)")
+        self.history = rundir.keep_metrics_up_to(self.run_dir, epoch)
+
+    def _managers(self) -> tuple[tf.train.CheckpointManager, tf.train.CheckpointManager]:
+        def manager(directory: Path, keep: int) -> tf.train.CheckpointManager:
+            try:
+                return tf.train.CheckpointManager(
+                    self.checkpoint,
+                    str(directory),
+                    max_to_keep=keep,
+                    checkpoint_name=CHECKPOINT_PREFIX,
+                )
+            except (tf.errors.OpError, ValueError):  # an unreadable state file: start afresh
+                (directory / "checkpoint").unlink(missing_ok=True)
+                return tf.train.CheckpointManager(
+                    self.checkpoint,
+                    str(directory),
+                    max_to_keep=keep,
+                    checkpoint_name=CHECKPOINT_PREFIX,
+                )
+
+        return (
+            manager(self.checkpoint_dir, self.config.checkpoints_to_keep),
+            manager(self.best_dir, 1),
+        )
+
+    # ------------------------------------------------------------------------------ run
+    def run(self) -> list[dict[str, Any]]:
+        """Train the remaining epochs; returns the metrics of every finished epoch."""
+        manager, best_manager = self._managers()
+        if int(self.epoch.numpy()) >= self.config.epochs:
+            self.log(
+                f"the run has finished all {self.config.epochs} epochs; nothing to train "
+                "(pass --epochs to train further). Rewriting the final model and pictures."
+            )
+        writer = tf.summary.create_file_writer(str(self.run_dir / rundir.TENSORBOARD_DIR))
+        stop = StopFlag()
+        try:
+            with stop.installed():
+                self._epochs(manager, best_manager, writer, stop)
+                self._finish()  # a signal now is ignored: the last epoch's checkpoint is saved
+        finally:
+            writer.close()
+        return self.history
+
+    def _epochs(self, manager, best_manager, writer, stop: StopFlag) -> None:
+        config, trainer = self.config, self.trainer
+        for epoch in range(int(self.epoch.numpy()) + 1, config.epochs + 1):
+            start_step = int(self.step_in_epoch.numpy())
+            if start_step == 0:
+                self.shuffle_seed.assign(trainer.rng.make_seeds(1)[:, 0])
+                start_sums = None
+            else:
+                start_sums = self.epoch_sums.numpy()
+
+            def on_progress(done: int, means: dict[str, float], epoch: int = epoch) -> None:
+                if self.progress is not None:
+                    self.progress(epoch, done, trainer.steps_per_epoch, means)
+                if stop.requested:
+                    raise _StopRequested(done)
+
+            started = time.perf_counter()
+            try:
+                train_metrics = trainer.train_epoch(
+                    on_progress,
+                    shuffle_seed=self.shuffle_seed,
+                    start_step=start_step,
+                    start_sums=start_sums,
+                )
+            except _StopRequested as request:
+                self._save_interrupted(manager, epoch, request.done, stop)
+            except TrainingDiverged as exc:
+                self._write_summary("diverged", message=str(exc))
+                kept = f"epoch {epoch - 1}" + (f" + {start_step} steps" if start_step else "")
+                raise TrainingDiverged(
+                    f"epoch {epoch}: {exc} Training stopped; "
+                    + (
+                        f"the run folder keeps the last good checkpoint ({kept}) in "
+                        f"{self.checkpoint_dir}."
+                        if epoch > 1 or start_step
+                        else "no checkpoint had been saved yet."
+                    )
+                ) from None
+            train_seconds = time.perf_counter() - started
+            self.step_in_epoch.assign(0)
+            record = self._evaluate(epoch, train_metrics, train_seconds, start_step)
+            done_before = epoch - 1
+            with writing("metrics", self.run_dir, done_before):
+                rundir.append_metrics(self.run_dir, record)
+            self.history.append(record)
+            with writing("TensorBoard summaries and pictures", self.run_dir, done_before):
+                self._epoch_pictures(epoch, record, writer)
+            self.epoch.assign(epoch)
+            step = trainer.step_count
+            with writing("checkpoint", self.run_dir, done_before):
+                validation = record.get("validation_elbo")
+                if validation is not None and validation > float(self.best_validation.numpy()):
+                    self.best_validation.assign(validation)
+                    self.best_epoch.assign(epoch)
+                    best_manager.save(checkpoint_number=step)
+                manager.save(checkpoint_number=step)
+            with writing("summary", self.run_dir, epoch):
+                self._write_summary("running")
+            self.log(self._epoch_line(record))
+            if stop.requested and epoch < config.epochs:
+                self._save_interrupted(manager, epoch + 1, 0, stop, saved=True)
+
+    def _save_interrupted(self, manager, epoch: int, done: int, stop: StopFlag, *, saved=False):
+        name = signal.Signals(stop.signal_number).name
+        if not saved:
+            self.step_in_epoch.assign(done)
+            self.epoch_sums.assign(self.trainer.epoch_sums)
+            with writing("checkpoint", self.run_dir, epoch - 1):
+                manager.save(checkpoint_number=self.trainer.step_count)
+        self._write_summary("interrupted")
+        where = (
+            f"after {done} of {self.trainer.steps_per_epoch} steps of epoch {epoch}"
+            if done
+            else f"after epoch {epoch - 1}"
+        )
+        raise TrainingInterrupted(
+            f"{name} received: stopped {where} and saved a checkpoint. Continue with: "
+            f"genmod resume {self.run_dir}",
+            int(stop.signal_number),
+        )
+
+    def _evaluate(self, epoch, train_metrics, train_seconds, start_step) -> dict[str, Any]:
+        data = self.splits
+        record: dict[str, Any] = {
+            "epoch": epoch,
+            "step": self.trainer.step_count,
+        }
+        record.update({f"train_{k}": v for k, v in train_metrics.items()})
+        if data.x_validation is not None:
+            validation = self.evaluator(data.x_validation, data.y_validation)
+            record.update({f"validation_{k}": v for k, v in validation.items()})
+        test = self.evaluator(data.train.x_test, data.train.y_test)
+        record.update({f"test_{k}": v for k, v in test.items()})
+        steps = self.trainer.steps_per_epoch - start_step
+        record["train_seconds"] = round(train_seconds, 3)
+        record["images_per_second"] = round(
+            steps * self.trainer.batch_size / max(train_seconds, 1e-9), 1
+        )
+        return record
+
+    def _epoch_pictures(self, epoch: int, record: dict[str, Any], writer) -> None:
+        pictures_dir = self.run_dir / rundir.PICTURES_DIR
+        frame = visuals.samples_picture(
+            self.model, pictures_dir / "samples" / f"epoch-{epoch:04d}.png", seed=PICTURE_SEED
+        )
+        frames = sorted((pictures_dir / "samples").glob("epoch-*.png"))
+        frames = [f for f in frames if int(f.stem.split("-")[1]) <= epoch]
+        pictures.save_gif(frames, pictures_dir / "samples.gif")
+        test = self.splits.train
+        recon = visuals.reconstruction_picture(
+            self.model,
+            test.x_test[:16],
+            None if test.y_test is None else test.y_test[:16],
+            pictures_dir / "reconstructions.png",
+            binarize=self.binarize,
+            n=16,
+        )
+        from PIL import Image
+
+        with writer.as_default():
+            for key, value in record.items():
+                if (
+                    key != "epoch"
+                    and isinstance(value, (int, float))
+                    and not isinstance(value, bool)
+                ):
+                    tensorboard.scalar(key, value, epoch)
+            for tag, path in (("samples", frame), ("reconstructions", recon)):
+                with Image.open(path) as image:
+                    width, height = image.size
+                tensorboard.png_image(tag, Path(path).read_bytes(), width, height, epoch)
+        writer.flush()
+
+    def _epoch_line(self, record: dict[str, Any]) -> str:
+        line = (
+            f"epoch {record['epoch']}/{self.config.epochs}: train loss {record['train_loss']:.2f} "
+            f"(reconstruction {record['train_reconstruction']:.2f}, kl {record['train_kl']:.2f})"
+        )
+        if "validation_elbo" in record:
+            line += f" | validation ELBO {record['validation_elbo']:.2f}"
+        return (
+            line + f" | test ELBO {record['test_elbo']:.2f} nats | {record['train_seconds']:.1f}s"
+        )
+
+    # ----------------------------------------------------------------------------- finish
+    def _finish(self) -> None:
+        epochs_done = int(self.epoch.numpy())
+        with writing("final model", self.run_dir, epochs_done):
+            export_weights(self.model, self.run_dir)
+        with writing("final pictures", self.run_dir, epochs_done):
+            write_final_pictures(self.model, self.splits.train, self.run_dir, self.binarize)
+        with writing("summary", self.run_dir, epochs_done):
+            self._write_summary("finished")
+
+    def _write_summary(self, status: str, message: str | None = None) -> None:
+        best_epoch = int(self.best_epoch.numpy())
+        summary: dict[str, Any] = {
+            "status": status,
+            "epochs_done": int(self.epoch.numpy()),
+            "epochs": self.config.epochs,
+            "step": self.trainer.step_count,
+            "final": self.history[-1] if self.history else None,
+            "best": (
+                {"epoch": best_epoch, "validation_elbo": float(self.best_validation.numpy())}
+                if best_epoch
+                else None
+            ),
+        }
+        if message:
+            summary["message"] = message
+        rundir.write_summary(self.run_dir, summary)
+
+
+def write_final_pictures(model, data: DatasetArrays, run_dir: Path, binarize: str) -> None:
+    """Reconstructions, latent space, manifold (2-d latents), interpolations and traversals."""
+    out = run_dir / rundir.PICTURES_DIR
+    x, y = data.x_test, data.y_test
+    visuals.reconstruction_picture(model, x, y, out / "reconstructions.png", binarize=binarize)
+    visuals.latent_picture(model, x, y, out / "latent.png", binarize=binarize)
+    if model.latent_dim == 2:
+        visuals.manifold_picture(model, out / "manifold.png")
+    visuals.interpolation_picture(model, x, y, out / "interpolation.png", binarize=binarize)
+    visuals.traversal_picture(model, x, y, out / "traversal.png", binarize=binarize)

@@ -118,7 +118,7 @@ def test_cli_run_with_mirrored_strategy_records_the_choices_and_reloads(tmp_path
 
     from genmod.api import load_run
     from genmod.cli import cli
-    from genmod.runs.folder import read_config
+    from genmod.config import read_config
 
     out = tmp_path / "r"
     args = [

@@ -1,5 +1,8 @@
-"""Datasets: the interface dataset plugins implement, and helpers for reading and downloading.
+"""Layer 4, data: datasets as numpy arrays.
 
+Owns the interface dataset plugins implement (:class:`Dataset`, :class:`DatasetArrays`,
+:mod:`~genmod.data.base`), reading IDX files (:mod:`~genmod.data.idx`) and verified downloads
+into the per-user cache (:mod:`~genmod.data.download`). May import the contract layer only.
 Nothing in this package imports TensorFlow: datasets hand numpy arrays to the core.
 """
 

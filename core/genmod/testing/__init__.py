@@ -1,5 +1,10 @@
-"""The conformance kit: checks a plugin author runs from pytest to prove a component honours
-genmod's interface contract.
+"""Layer 10, testing: the conformance kit, checks a plugin author runs from pytest to prove a
+component honours genmod's interface contract.
+
+Owns :func:`check_component` (:mod:`~genmod.testing.components`), :func:`check_options`
+(:mod:`~genmod.testing.options`) and :class:`ConformanceError`. May import every layer up to
+and including train (it builds components the way ``genmod run`` does); only the CLI and the
+API are above it.
 
 The quickest use checks a registered component by kind and name, exactly as ``genmod run``
 would build it (its factory string is imported, its options resolved)::

@@ -1,0 +1,8 @@
+"""Layer 6, runs: the run folder on disk and what reads it back.
+
+Owns the folder's files and crash-safe writes (:mod:`~genmod.runs.folder`), checkpoints
+(:mod:`~genmod.runs.checkpoints`), TensorBoard events (:mod:`~genmod.runs.tensorboard`) and
+loading a trained run (:mod:`~genmod.runs.loading`). Its ``config.toml`` belongs to
+:mod:`genmod.config`. May import contract, config, plugins, data and model; ``folder`` and
+``tensorboard`` import no TensorFlow.
+"""

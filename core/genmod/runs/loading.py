@@ -1,0 +1,82 @@
+"""Loading a trained run back: its config, metadata and model with weights restored.
+
+Importing this module imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+from genmod.config import read_config
+from genmod.contract.errors import ConfigError, RunDirError
+from genmod.model.assembly import build_model
+from genmod.plugins import Registry, get_registry
+from genmod.runs import folder as rundir
+from genmod.runs.checkpoints import checkpoint_prefixes, model_checkpoint
+
+
+@dataclass
+class LoadedRun:
+    """A trained run loaded back: its config, metadata and model (weights restored)."""
+
+    run_dir: Path
+    config: RunConfig
+    meta: dict[str, Any]
+    model: Any
+
+    @property
+    def binarize(self) -> str:
+        return str(self.meta.get("resolved_binarize", "dynamic"))
+
+
+def load_run(
+    run_dir: str | Path, registry: Registry | None = None, *, checkpoint: str = "final"
+) -> LoadedRun:
+    """Rebuild a run's model from its ``config.toml`` and restore its weights.
+
+    ``checkpoint``: ``final`` (the exported model of a finished run), ``best`` (best
+    validation ELBO) or ``latest`` (the newest training checkpoint, e.g. of an interrupted run).
+    """
+    registry = registry or get_registry()
+    run_dir = Path(run_dir)
+    config, meta = read_config(run_dir)
+    config = config.resolve(registry)
+    data_shape = tuple(meta.get("data_shape") or ())
+    if not data_shape:
+        raise RunDirError(f"{str(run_dir)!r}: config.toml lacks data_shape.")
+    assembled = build_model(config, registry, data_shape, int(meta.get("condition_dim", 0)))
+    weights = _weights_prefix(run_dir, checkpoint)
+    try:
+        reader = model_checkpoint(assembled.model).read(str(weights))
+        reader.expect_partial().assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError) as exc:
+        raise RunDirError(
+            f"{str(run_dir)!r}: the {checkpoint} weights ({weights.name}) cannot be read: "
+            f"{str(exc).strip().splitlines()[0][:200]}"
+        ) from None
+    return LoadedRun(run_dir, config, meta, assembled.model)
+
+
+def _weights_prefix(run_dir: Path, which: str) -> Path:
+    if which == "final":
+        for folder in (rundir.MODEL_DIR, rundir.MODEL_DIR + ".old"):  # .old: killed mid-swap
+            prefix = run_dir / folder / "weights"
+            if tf.io.gfile.exists(str(prefix) + ".index"):
+                return prefix
+        raise RunDirError(
+            f"{str(run_dir)!r} has no final weights (did the run finish?). Use "
+            f"`genmod resume {run_dir}` to finish it, or load checkpoint='latest'."
+        )
+    if which not in ("best", "latest"):
+        raise ConfigError(f"checkpoint must be final, best or latest, not {which!r}.")
+    folder = run_dir / rundir.CHECKPOINT_DIR
+    if which == "best":
+        folder = folder / rundir.BEST_DIR
+    prefixes = checkpoint_prefixes(folder)
+    if not prefixes:
+        raise RunDirError(f"{str(run_dir)!r} has no {which} checkpoint in {folder}.")
+    return prefixes[0]

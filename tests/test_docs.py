@@ -112,3 +112,16 @@ def test_docs_cli_check_mode_flags_a_stale_file(tmp_path):
     assert main(["--check", str(stale)]) == 1
     assert main(["--write", str(stale)]) == 0
     assert main(["--check", str(stale)]) == 0
+
+
+def test_every_page_tells_one_story_of_calling_a_posterior_family():
+    """A posterior family is called as ``family(params)``, implemented by defining ``call``
+    (it is a Keras layer): no page may name ``__call__(params)`` as the thing to call."""
+    told = []
+    for page in sorted(DOCS.rglob("*.md")):
+        text = " ".join(page.read_text().split())
+        assert "`__call__(params" not in text, f"{page.name} says __call__(params)"
+        if "PosteriorFamily" in text and "num_params()" in text:  # pages describing the call
+            told.append(page.name)
+            assert "`family(params" in text, f"{page.name} does not say family(params)"
+    assert {"hooks.md", "plugin-guide.md", "architecture.md"} <= set(told)

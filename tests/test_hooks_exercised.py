@@ -16,7 +16,14 @@ from click.testing import CliRunner
 from genmod import hookimpl
 from genmod.cli import cli
 from genmod.contract import hookspecs
-from genmod.plugins import KIND_HOOKS, get_manager, get_registry, register_plugin
+from genmod.plugins import (
+    KIND_HOOKS,
+    OBSERVER_HOOK,
+    build_observers,
+    get_manager,
+    get_registry,
+    register_plugin,
+)
 
 #: a working factory for each component kind (a built-in one, reached by its string)
 FACTORIES = {
@@ -67,6 +74,33 @@ HOOK_EXERCISES = {
     hook: (lambda kind=kind: _exercise_register_hook(kind)) for kind, hook in KIND_HOOKS.items()
 }
 HOOK_EXERCISES["register_commands"] = _exercise_register_commands
+
+
+def _exercise_register_observers() -> None:
+    from genmod.contract import RunObserver
+
+    heard = []
+
+    class Exercised(RunObserver):
+        def on_evaluation(self, results):
+            heard.append(results)
+
+    def register_observers(register):
+        register("exercised-observer", Exercised, description="an exercised observer")
+
+    plugin = types.ModuleType("exercise_plugin")
+    plugin.register_observers = hookimpl(register_observers)
+    register_plugin(plugin, "exercise")
+    assert get_registry().get("observer", "exercised-observer").plugin == "exercise"
+    build_observers({"exercised-observer": {}}, get_registry()).on_evaluation({"elbo": -90.0})
+    assert heard == [{"elbo": -90.0}]
+    listing = json.loads(CliRunner().invoke(cli, ["plugins", "--json"]).output)
+    entry = next(p for p in listing if p["name"] == "exercise")
+    assert entry["hooks"] == [OBSERVER_HOOK]
+    assert entry["components"][0]["kind"] == "observer"
+
+
+HOOK_EXERCISES[OBSERVER_HOOK] = _exercise_register_observers
 
 
 def test_every_hookspec_has_an_exercise():

@@ -26,6 +26,7 @@ from typing import Any
 
 from genmod.contract.hookspecs import hookimpl
 
+#: genmod's version, a PEP 440 string (also recorded in every run's ``config.toml``)
 __version__ = "0.1.0"
 
 __all__ = ["hookimpl", "__version__"]

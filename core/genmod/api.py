@@ -12,6 +12,7 @@ Importing this module imports TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +24,17 @@ from genmod import config as settings
 from genmod.config import RunConfig
 from genmod.contract.errors import ConfigError, RunDirError
 from genmod.model.assembly import build_model, condition_dim_for
-from genmod.plugins import Registry, get_registry
+from genmod.plugins import (
+    ObserverList,
+    ObserverWarning,
+    Registry,
+    build_observers,
+    get_registry,
+)
 from genmod.runs import folder as rundir
 from genmod.runs.loading import LoadedRun, load_run
-from genmod.train.distribute import WorkerOutput, make_strategy
+from genmod.runs.trust import check_checkpoint_state, check_links
+from genmod.train.distribute import WorkerOutput, is_chief, make_strategy
 from genmod.train.loop import RunLoop, TrainingInterrupted
 from genmod.train.precision import precision_policy
 from genmod.train.splits import load_splits
@@ -78,7 +86,9 @@ def train(
     """Train a model described by ``config`` and write a run folder (docs/runs.md).
 
     ``progress(epoch, steps_done, steps_per_epoch, running_means)`` is called during each
-    epoch; ``log`` receives one line per epoch. Raises :class:`genmod.contract.errors.GenmodError`
+    epoch; ``log`` receives one line per epoch. The observers named in ``config.observers``
+    (:mod:`genmod.contract.observers`) are told of the run's start, epochs, checkpoints and end.
+    Raises :class:`genmod.contract.errors.GenmodError`
     subclasses for bad input, :class:`genmod.train.loop.TrainingInterrupted` after Ctrl-C or
     SIGTERM (a checkpoint was saved; :func:`resume` continues) and
     :class:`genmod.train.trainer.TrainingDiverged` when the loss becomes NaN or infinite.
@@ -108,8 +118,17 @@ def train(
     if data_dir is not None:
         meta["data_dir"] = str(Path(data_dir).expanduser().resolve())
     settings.write_config(run_dir, config, meta)
+    # only the process that writes the run folder tells the observers about it
+    observers = build_observers(config.observers, registry) if worker_output.chief else None
     loop = RunLoop(
-        run_dir, config, assembled, splits, log=log, progress=progress, strategy=strategy
+        run_dir,
+        config,
+        assembled,
+        splits,
+        log=log,
+        progress=progress,
+        strategy=strategy,
+        observers=observers,
     )
     history = loop.run()
     worker_output.cleanup()  # a non-chief worker's temporary folder is deleted
@@ -135,6 +154,9 @@ def resume(
     run_dir = Path(run_dir)
     config, meta = settings.read_config(run_dir)
     settings.require_resumable(run_dir, meta)
+    check_links(run_dir)  # before anything in the folder is read or written
+    for directory in (run_dir / rundir.CHECKPOINT_DIR, run_dir / rundir.CHECKPOINT_DIR / "best"):
+        check_checkpoint_state(directory, run_dir)
     if epochs is not None:
         done = _epochs_done(run_dir)
         if epochs < max(done, 1):
@@ -142,7 +164,15 @@ def resume(
                 f"--epochs {epochs} is less than the {done} epoch(s) this run has finished."
             )
         config = dataclasses.replace(config, epochs=epochs)
-    config = config.resolve(registry)
+    observed = dict(config.observers)
+    config = config.resolve(registry, drop_unknown_observers=True)
+    for name in (n for n in observed if n not in config.observers):
+        warnings.warn(
+            f"the run in {str(run_dir)!r} was observed by {name!r}, which no installed plugin "
+            "provides now; it resumes without that observer.",
+            ObserverWarning,
+            stacklevel=2,
+        )
     splits = load_splits(config, registry, data_dir or meta.get("data_dir"))
     data_shape = tuple(meta.get("data_shape") or ())
     if tuple(splits.train.data_shape) != data_shape:
@@ -161,13 +191,29 @@ def resume(
     with precision_policy(config.precision), strategy.scope():
         assembled = build_model(config, registry, data_shape, int(meta.get("condition_dim", 0)))
     if epochs is not None:
-        settings.write_config(run_dir, config, meta_for_write(meta))
+        # an observer whose plugin is gone stays recorded, for when it is installed again
+        kept = {n: config.observers.get(n, opts) for n, opts in observed.items()}
+        settings.write_config(
+            run_dir, dataclasses.replace(config, observers=kept), meta_for_write(meta)
+        )
     loop = RunLoop(
-        run_dir, config, assembled, splits, log=log, progress=progress, strategy=strategy
+        run_dir,
+        config,
+        assembled,
+        splits,
+        log=log,
+        progress=progress,
+        strategy=strategy,
+        observers=_observers_of(config, registry, strategy),
     )
     loop.restore()
     history = loop.run()
     return RunResult(run_dir, config, assembled.model, history)
+
+
+def _observers_of(config: RunConfig, registry: Registry, strategy: Any) -> ObserverList:
+    """The run's observers, on the process that writes the run folder only."""
+    return build_observers(config.observers, registry) if is_chief(strategy) else ObserverList()
 
 
 def meta_for_write(meta: dict[str, Any]) -> dict[str, Any]:

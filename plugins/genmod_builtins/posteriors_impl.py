@@ -27,7 +27,7 @@ class DiagonalGaussian(PosteriorFamily):
     def num_params(self) -> int:
         return 2 * self.latent_dim
 
-    def __call__(self, params):
+    def call(self, params):
         loc, raw = tf.split(params, 2, axis=-1)
         return tfd.MultivariateNormalDiag(loc=loc, scale_diag=tf.nn.softplus(raw) + self.min_scale)
 
@@ -49,7 +49,7 @@ class FullCovarianceGaussian(PosteriorFamily):
         d = self.latent_dim
         return d + d * (d + 1) // 2
 
-    def __call__(self, params):
+    def call(self, params):
         loc = params[..., : self.latent_dim]
         scale_tril = self.fill.forward(params[..., self.latent_dim :])
         return tfd.MultivariateNormalTriL(loc=loc, scale_tril=scale_tril)

@@ -12,15 +12,26 @@ import warnings
 import click
 
 from genmod import __version__
-from genmod.cli import common
+from genmod.cli import common, quiet_import
 from genmod.cli.commands import BUILTIN_COMMANDS
 from genmod.contract.errors import GenmodError
 from genmod.plugins import get_manager
 
+#: whether :func:`main` set TF_CPP_MIN_LOG_LEVEL (then ``--verbose`` takes it back)
+_log_level_set_by_main = False
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="genmod")
-def cli() -> None:
+@click.option(
+    "--verbose",
+    is_flag=True,
+    envvar="GENMOD_VERBOSE",
+    help="Let TensorFlow's start-up lines, C++ log and Python warnings (and those of Keras, "
+    "TFP, absl) through to stderr; without it stderr holds only genmod's own messages "
+    "(env GENMOD_VERBOSE=1).",
+)
+def cli(verbose: bool) -> None:
     """genmod: train deep generative models (VAEs) assembled from plugins.
 
     Components (encoders, decoders, likelihoods, priors, posteriors, objectives, datasets)
@@ -28,6 +39,9 @@ def cli() -> None:
 
         genmod run --encoder cnn --likelihood bernoulli --data-dir PATH/TO/MNIST
     """
+    quiet_import.set_verbose(verbose)
+    if verbose and _log_level_set_by_main:
+        os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
 
 
 for _command in BUILTIN_COMMANDS:
@@ -36,8 +50,11 @@ for _command in BUILTIN_COMMANDS:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``genmod`` script: loads plugin commands, then runs the CLI."""
+    global _log_level_set_by_main
     warnings.showwarning = common.show_plugin_warning
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # imports nothing: --help stays fast
+    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:  # imports nothing: --help stays fast
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        _log_level_set_by_main = True
     try:
         manager = get_manager()
         manager.add_commands(cli)

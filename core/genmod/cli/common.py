@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import re
 import sys
+import traceback
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +14,7 @@ import click
 
 from genmod.config import RunConfig
 from genmod.contract.errors import GenmodError
-from genmod.plugins import PluginLoadWarning
+from genmod.plugins import PluginLoadWarning, strict_mode
 
 DEFAULTS = RunConfig()
 
@@ -28,7 +30,13 @@ original_showwarning = warnings.showwarning
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn genmod's user errors into a one-paragraph message and exit code 2."""
+    """Turn genmod's user errors into a one-paragraph message and exit code 2.
+
+    Any other exception (typically from a plugin's code, e.g. a distribution method it does not
+    implement) also ends in one ``Error:`` paragraph naming the exception and where it was
+    raised, with exit code 2; ``GENMOD_STRICT_PLUGINS=1`` shows the full traceback instead.
+    A run keeps its last checkpoint either way (``genmod resume`` continues it).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -37,8 +45,32 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except GenmodError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(2)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if strict_mode():
+                raise
+            click.echo(f"Error: {unexpected_error_message(exc)}", err=True)
+            sys.exit(2)
 
     return wrapper
+
+
+def unexpected_error_message(exc: BaseException) -> str:
+    """One paragraph for an exception that is not a :class:`GenmodError`: its type, message
+    and the innermost place it was raised (a plugin's file, usually)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (raised at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", x).strip() for x in str(exc).splitlines()]
+    lines = [x for x in lines if x]
+    text = lines[0] if lines else ""
+    if text.startswith("Exception encountered when calling") and len(lines) > 1:
+        text = f"{lines[1]} ({text.rstrip('.')})"  # Keras puts the real message second
+    text = text[:300]
+    return (
+        f"{type(exc).__name__}: {text}{where}. This is a bug in genmod or in a plugin's "
+        "component; set GENMOD_STRICT_PLUGINS=1 to see the full traceback."
+    )
 
 
 def run_data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:

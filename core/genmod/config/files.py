@@ -16,6 +16,7 @@ from genmod.config import toml
 from genmod.config.settings import CONFIG_FORMAT_VERSION, RunConfig
 from genmod.contract.errors import ConfigError, RunDirError
 
+#: the name of the configuration file in every run folder
 CONFIG_FILE = "config.toml"
 #: config.toml keys that describe the run rather than configure it
 META_KEYS = (
@@ -58,6 +59,11 @@ def read_config_file(path: str | Path) -> ConfigFile:
 
 
 def write_config(run_dir: Path, config: RunConfig, extra: dict[str, Any]) -> None:
+    """Write ``run_dir/config.toml``: the resolved ``config`` plus the run's metadata.
+
+    ``extra`` holds the :data:`META_KEYS` entries that describe the run (data shape, resolved
+    binarization, data fingerprint, ...); the format version and genmod's version are added.
+    """
     from genmod import __version__
 
     data = {"format_version": CONFIG_FORMAT_VERSION, "genmod_version": __version__}

@@ -16,9 +16,13 @@ from genmod.contract.options import resolve_options
 if TYPE_CHECKING:  # the registry lives in a layer above; config only calls its methods
     from genmod.plugins.registry import Registry
 
+#: accepted values of :attr:`RunConfig.binarize` (``auto``: from the likelihood's support)
 BINARIZATIONS = ("auto", "dynamic", "static", "none")
+#: accepted values of :attr:`RunConfig.precision` (Keras dtype policies)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
+#: accepted values of :attr:`RunConfig.strategy` (``tf.distribute`` strategies)
 STRATEGIES = ("default", "mirrored", "multiworker")  # see genmod.train.distribute
+#: the format version of the ``config.toml`` that this genmod writes
 CONFIG_FORMAT_VERSION = 2  # 2: validation split, checkpoint position, pictures
 
 #: component kind -> (name field, options field)
@@ -35,7 +39,24 @@ COMPONENT_FIELDS = {
 
 @dataclass
 class RunConfig:
-    """Everything that defines a training run. Units: learning rate per step; sizes in items."""
+    """Everything that defines a training run. Units: learning rate per step; sizes in items.
+
+    Components, by registered name: ``dataset``, ``encoder``, ``decoder`` (``None``: the
+    decoder named like the encoder), ``likelihood``, ``prior``, ``posterior``, ``objective``;
+    each has a ``*_options`` dict of option values (typed values, or command-line strings with
+    ``resolve(from_strings=True)``), checked against the component's declared
+    :class:`genmod.contract.options.Option` list by :meth:`resolve`.
+
+    Training: ``latent_dim`` (z has shape ``[batch, latent_dim]``), ``epochs``, ``batch_size``
+    (items per optimizer step), ``learning_rate`` (Adam, per step), ``seed`` (weights and every
+    sampled seed of the run; an int in ``[0, 2**31)``), ``binarize`` (one of
+    :data:`BINARIZATIONS`), ``train_size`` / ``test_size`` (the first N items; ``None``: all),
+    ``validation_size`` (items held out of the end of the training set; 0: none),
+    ``steps_per_execution`` (optimizer steps per compiled call), ``checkpoints_to_keep``.
+    Evaluation: ``eval_batch_size`` (items), ``eval_seed`` (the fixed seeds of the test ELBO).
+    Speed and scale: ``precision`` (:data:`PRECISIONS`), ``strategy`` (:data:`STRATEGIES`),
+    ``jit_compile`` (XLA). ``observers``: observer name -> its options.
+    """
 
     dataset: str = "mnist"
     encoder: str = "mlp"
@@ -68,6 +89,9 @@ class RunConfig:
     precision: str = "float32"
     strategy: str = "default"
     jit_compile: bool = False
+    # Run observers (issue: observers): name -> options, see genmod.contract.observers.
+    # Not part of the model; old config.toml files without the table load as "none".
+    observers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def validate_scalars(self) -> None:
         """Check every non-component field; raise :class:`ConfigError` naming the option."""
@@ -157,6 +181,15 @@ class RunConfig:
             "one of " + ", ".join(STRATEGIES),
         )
         need(isinstance(self.jit_compile, bool), "jit-compile", self.jit_compile, "true or false")
+        need(
+            isinstance(self.observers, dict)
+            and all(
+                isinstance(k, str) and k and isinstance(v, dict) for k, v in self.observers.items()
+            ),
+            "observer",
+            self.observers,
+            "a table of observer name -> table of options",
+        )
         for name in ("dataset", "encoder", "likelihood", "prior", "posterior", "objective"):
             need(
                 isinstance(getattr(self, name), str) and getattr(self, name) != "",
@@ -165,11 +198,19 @@ class RunConfig:
                 "a component name",
             )
 
-    def resolve(self, registry: Registry, *, from_strings: bool = False) -> RunConfig:
+    def resolve(
+        self,
+        registry: Registry,
+        *,
+        from_strings: bool = False,
+        drop_unknown_observers: bool = False,
+    ) -> RunConfig:
         """A copy with the decoder chosen and every component option checked and defaulted.
 
         Unknown component names and options raise :class:`ConfigError` listing what exists.
-        ``from_strings`` parses option values given as command-line strings.
+        ``from_strings`` parses option values given as command-line strings. Observers are
+        checked the same way, except that ``drop_unknown_observers`` leaves out those no
+        installed plugin provides (for an existing run, whose observer plugin may be gone).
         """
         self.validate_scalars()
         resolved = dataclasses.replace(self)
@@ -192,6 +233,15 @@ class RunConfig:
                 from_strings=from_strings,
             )
             setattr(resolved, options_field, values)
+        observers = {}
+        for name, given in resolved.observers.items():
+            if drop_unknown_observers and name not in registry.names("observer"):
+                continue
+            spec = registry.get("observer", name)
+            observers[name] = resolve_options(
+                spec.options, given, f"observer {name!r}", from_strings=from_strings
+            )
+        resolved.observers = observers
         return resolved
 
     def to_dict(self) -> dict[str, Any]:
@@ -223,10 +273,22 @@ class RunConfig:
                 if not isinstance(value, dict):
                     raise ConfigError(f"{source}: {key!r} must be a table of options.")
                 value = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+            if key == "observers":
+                if not isinstance(value, dict) or not all(
+                    isinstance(v, dict) for v in value.values()
+                ):
+                    raise ConfigError(
+                        f"{source}: 'observers' must be a table of observer name -> table of "
+                        "options (for example [observers.jsonl-log])."
+                    )
+                value = {
+                    name: {k: tuple(v) if isinstance(v, list) else v for k, v in opts.items()}
+                    for name, opts in value.items()
+                }
             kwargs[key] = value
         config = cls(**kwargs)
         for key in data:
-            if key.endswith("_options"):
+            if key.endswith("_options") or key == "observers":
                 continue
             default = known[key].default
             value = data[key]

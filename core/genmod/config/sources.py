@@ -55,9 +55,36 @@ def conflicts(stored: RunConfig, wanted: RunConfig, keys: set[str]) -> list[str]
 
 #: RunConfig fields that are one plain value each (not a component or its options).
 _COMPONENT_KEYS = {key for pair in COMPONENT_FIELDS.values() for key in pair}
+#: the :class:`RunConfig` fields that are not component names or options (``--latent-dim``, ...)
 SCALAR_FIELDS = tuple(
-    f.name for f in dataclasses.fields(RunConfig) if f.name not in _COMPONENT_KEYS
+    f.name
+    for f in dataclasses.fields(RunConfig)
+    if f.name not in _COMPONENT_KEYS and f.name != "observers"
 )
+
+
+def parse_observers(
+    names: Any, opts: Any
+) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """``--observer NAME`` (repeatable) and ``--observer-opt NAME.KEY=VALUE`` (repeatable; each
+    may hold several, separated by ``;``): the chosen names (name -> {}) in the order given, and
+    the options by name (name -> {key: value string})."""
+    chosen: dict[str, dict[str, str]] = {name: {} for name in names or ()}
+    options: dict[str, dict[str, str]] = {}
+    for pair in opts or ():
+        for item in pair.split(";"):
+            item = item.strip()
+            if not item:
+                continue
+            key, sep, value = item.partition("=")
+            name, dot, option = key.strip().rpartition(".")
+            if not sep or not dot or not name or not option:
+                raise ConfigError(
+                    "--observer-opt: expected NAME.KEY=VALUE (for example "
+                    f"jsonl-log.path=events.jsonl), got {item!r}."
+                )
+            options.setdefault(name, {})[option.replace("-", "_")] = value.strip()
+    return chosen, options
 
 
 def from_command_line(
@@ -92,5 +119,21 @@ def from_command_line(
     defaults.update({name: params[name] for name, _ in COMPONENT_FIELDS.values()})
     file_values = file.values if file is not None else {}
     values = merge(defaults, file_values, given)
+    chosen, observer_opts = parse_observers(
+        params.get("observer_names"), params.get("observer_opts")
+    )
+    observers = {name: dict(opts) for name, opts in file_values.get("observers", {}).items()}
+    for name in chosen:
+        observers.setdefault(name, {})
+    for name, opts in observer_opts.items():
+        if name not in observers:
+            raise ConfigError(
+                f"--observer-opt names the observer {name!r}, which is not chosen; add "
+                f"--observer {name} (chosen: {', '.join(observers) or 'none'})."
+            )
+        observers[name].update(opts)
+    values["observers"] = observers
+    if chosen or observer_opts:
+        given["observers"] = observers
     config = RunConfig(**values).resolve(registry, from_strings=True)
     return config, set(file_values) | set(given)

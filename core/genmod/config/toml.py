@@ -1,7 +1,8 @@
 """Reading and writing the small TOML files genmod uses (configs, run metadata).
 
 Reading uses the standard library's ``tomllib``. Writing covers
-what genmod writes: top-level scalars and lists, and one level of tables. ``None`` values are
+what genmod writes: top-level scalars and lists, and two levels of tables (``[observers]`` holds
+one table per observer). ``None`` values are
 left out (TOML has no null).
 """
 
@@ -50,13 +51,31 @@ def dumps(data: dict[str, Any]) -> str:
     for name, table in tables:
         lines.append("")
         lines.append(f"[{name}]")
+        subtables = []
         for key, value in table.items():
             if value is None:
                 continue
             if isinstance(value, dict):
-                raise TypeError(f"nested table {name}.{key} is not supported")
+                subtables.append((key, value))
+                continue
             lines.append(f"{key} = {_format(value, key)}")
+        for key, subtable in subtables:  # a second level, e.g. [observers.jsonl-log]
+            lines.append("")
+            lines.append(f"[{name}.{_bare_or_quoted(key)}]")
+            for sub_key, value in subtable.items():
+                if value is None:
+                    continue
+                if isinstance(value, dict):
+                    raise TypeError(f"nested table {name}.{key}.{sub_key} is not supported")
+                lines.append(f"{sub_key} = {_format(value, sub_key)}")
     return "\n".join(lines) + "\n"
+
+
+def _bare_or_quoted(key: str) -> str:
+    """A TOML key: bare when it may be (letters, digits, ``_``, ``-``), else a quoted string."""
+    if key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key):
+        return key
+    return json.dumps(key)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -3,7 +3,8 @@
 Owns the component interfaces (:mod:`~genmod.contract.components`: encoders, decoders,
 likelihoods, priors, posterior families, objectives), the hook specifications
 (:mod:`~genmod.contract.hookspecs`), component option declarations
-(:mod:`~genmod.contract.options`) and the user-error classes (:mod:`~genmod.contract.errors`).
+(:mod:`~genmod.contract.options`), run observers (:mod:`~genmod.contract.observers`) and the
+user-error classes (:mod:`~genmod.contract.errors`).
 Imports no other genmod layer.
 
 Everything is importable from here: ``from genmod.contract import Encoder, Option,
@@ -17,6 +18,7 @@ from typing import Any
 
 from genmod.contract.errors import ConfigError, DataError, GenmodError, PluginError, RunDirError
 from genmod.contract.hookspecs import hookimpl, hookspec
+from genmod.contract.observers import RUN_STATUSES, RunObserver
 from genmod.contract.options import OPTION_TYPES, Option
 
 _COMPONENTS = (
@@ -31,12 +33,14 @@ _COMPONENTS = (
 
 __all__ = [
     "OPTION_TYPES",
+    "RUN_STATUSES",
     "ConfigError",
     "DataError",
     "GenmodError",
     "Option",
     "PluginError",
     "RunDirError",
+    "RunObserver",
     "hookimpl",
     "hookspec",
     *_COMPONENTS,

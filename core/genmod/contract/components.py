@@ -15,6 +15,7 @@ Conventions shared by all of them:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,22 +36,69 @@ __all__ = [
 ]
 
 
-class PosteriorFamily:
-    """How an encoder's raw outputs become q(z|x).
+class PosteriorFamily(keras.layers.Layer):
+    """How an encoder's raw outputs become q(z|x); a Keras layer, so it may own weights.
 
-    Subclasses say how many numbers they need per data item (:meth:`num_params`) and build the
-    distribution from a ``[batch, num_params]`` tensor; the result has batch shape ``[batch]``
-    and event shape ``[latent_dim]``. Posterior families hold no variables.
+    Subclasses say how many numbers they need per data item (:meth:`num_params`) and implement
+    :meth:`call`, which builds the distribution from float32 ``params`` of shape
+    ``[batch, num_params]``; the result has batch shape ``[batch]``, event shape
+    ``[latent_dim]`` and dtype float32. genmod calls the family object, ``family(params)``,
+    which runs :meth:`call` through Keras.
+
+    **Families with weights** (normalizing flows such as the built-in ``iaf``) create them as
+    Keras layers or ``add_weight`` variables assigned to attributes of the family (directly or
+    in lists/dicts), like any Keras layer. The encoder holds the family, so these weights are
+    in the model's ``trainable_variables``: they are trained, checkpointed and restored on
+    resume. The family runs in float32 whatever the precision policy; give its sub-layers
+    ``dtype="float32"``. Weights hidden elsewhere (in a plain Python object, a global) are not
+    tracked, and the conformance kit fails such a family.
+
+    **A point in z for pictures and statistics.** Reconstructions, the latent-space pictures
+    and the active-unit count need one code per item. :meth:`location` gives it: ``q.mean()``
+    where the distribution has one; for a ``tfd.TransformedDistribution`` without a closed-form
+    mean (a flow), the base distribution's mean pushed through the bijector; otherwise the
+    mean of 16 samples from a fixed seed. Override it for a better choice. Training and
+    ``genmod evaluate``'s log-likelihood never use it.
+
+    Families written for genmod 0.1, which implement ``__call__(params)`` directly and hold
+    no weights, still work.
     """
 
-    def __init__(self, *, latent_dim: int) -> None:
+    def __init__(self, *, latent_dim: int, **kwargs) -> None:
+        kwargs.setdefault("dtype", "float32")  # log-probabilities stay float32
+        if kwargs.get("name") is None:
+            # Keras names a layer after its class; a private class (`_Flow`) would give a name
+            # that tf.function refuses as a scope, so leading underscores are dropped.
+            base = re.sub(r"(?<!^)(?=[A-Z])", "_", type(self).__name__.lstrip("_")).lower()
+            kwargs["name"] = f"{base or 'posterior'}_{keras.backend.get_uid(base)}"
+        super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
+        # Weights are made in __init__ or by sub-layers on their first call; marking the
+        # family built keeps Keras from warning about "unbuilt state" when an encoder builds.
+        self.built = True
 
     def num_params(self) -> int:
+        """Numbers per data item that the encoder must output (``param_size``)."""
         raise NotImplementedError
 
-    def __call__(self, params: tf.Tensor) -> tfd.Distribution:
+    def call(self, params: tf.Tensor) -> tfd.Distribution:
+        """q(z|x) from float32 ``params`` ``[batch, num_params]``: batch ``[batch]``, event
+        ``[latent_dim]``."""
         raise NotImplementedError
+
+    def location(self, q: tfd.Distribution) -> tf.Tensor:
+        """One code per item, float32 ``[batch, latent_dim]``: the mean of ``q`` where it has
+        one, else the fallbacks described in the class docstring."""
+        try:
+            return q.mean()
+        except NotImplementedError:
+            pass
+        if hasattr(q, "bijector") and hasattr(q, "distribution"):  # a TransformedDistribution
+            try:
+                return q.bijector.forward(q.distribution.mean())
+            except NotImplementedError:
+                pass
+        return tf.reduce_mean(q.sample(16, seed=tf.constant([0, 0], tf.int32)), axis=0)
 
 
 class Encoder(keras.layers.Layer):
@@ -85,12 +133,23 @@ class Encoder(keras.layers.Layer):
         self.param_size = posterior.num_params()
 
     def call(self, x: tf.Tensor, condition: tf.Tensor | None = None) -> tf.Tensor:
+        """Implement this: posterior parameters for a batch, ``[batch, self.param_size]``.
+
+        ``x`` is float32 ``[batch, *data_shape]`` (values in ``[0, 1]``); ``condition`` is
+        float32 ``[batch, condition_dim]`` or ``None``. The output may be in the layer's compute
+        dtype (16 bits under mixed precision); :meth:`distribution` casts it to float32.
+        """
         raise NotImplementedError
 
     def distribution(self, x: tf.Tensor, condition: tf.Tensor | None = None) -> tfd.Distribution:
         """q(z|x[, condition]): batch shape ``[batch]``, event shape ``[latent_dim]``, float32."""
         params = self(x, condition) if condition is not None else self(x)
         return self.posterior_family(tf.cast(params, tf.float32))
+
+    def location(self, x: tf.Tensor, condition: tf.Tensor | None = None) -> tf.Tensor:
+        """One code per item, ``[batch, latent_dim]`` float32: the posterior family's
+        :meth:`PosteriorFamily.location` of q(z|x) (its mean where it has one)."""
+        return self.posterior_family.location(self.distribution(x, condition))
 
 
 class Decoder(keras.layers.Layer):
@@ -119,6 +178,11 @@ class Decoder(keras.layers.Layer):
         self.condition_dim = int(condition_dim)
 
     def call(self, z: tf.Tensor, condition: tf.Tensor | None = None) -> tf.Tensor:
+        """Implement this: likelihood parameters ``[n, *data_shape, params_per_element]``.
+
+        ``z`` is float32 ``[n, latent_dim]`` (no leading sample dimensions: :meth:`decode`
+        flattens them); ``condition`` is float32 ``[n, condition_dim]`` or ``None``.
+        """
         raise NotImplementedError
 
     def decode(self, z: tf.Tensor, condition: tf.Tensor | None = None) -> tf.Tensor:
@@ -163,6 +227,13 @@ class Likelihood(keras.layers.Layer):
         self.data_shape = tuple(int(d) for d in data_shape)
 
     def distribution(self, params: tf.Tensor) -> tfd.Distribution:
+        """Implement this: p(x|z) from decoder parameters.
+
+        ``params``: float32 ``[*lead, *data_shape, params_per_element]``. Returns a float32
+        distribution with batch shape ``lead`` and event shape ``data_shape`` (wrap per-element
+        distributions in ``tfd.Independent``) whose ``log_prob(x)`` is in nats, summed over the
+        item, and normalised over :attr:`support`.
+        """
         raise NotImplementedError
 
     def mean(self, params: tf.Tensor) -> tf.Tensor:
@@ -170,6 +241,7 @@ class Likelihood(keras.layers.Layer):
         return self.distribution(params).mean()
 
     def call(self, params: tf.Tensor) -> tf.Tensor:  # Keras needs call(); we only use mean.
+        """Keras plumbing: the same as :meth:`mean`; genmod never calls it."""
         return self.mean(params)
 
 
@@ -195,9 +267,15 @@ class Prior(keras.layers.Layer):
         """Called by the VAE with itself (``genmod.model.VAE``); the default does nothing."""
 
     def distribution(self) -> tfd.Distribution:
+        """Implement this: p(z), float32, batch shape ``[]``, event shape ``[latent_dim]``.
+
+        Called once per training step (inside ``tf.function``), so build the distribution
+        from the layer's variables each time rather than caching it.
+        """
         raise NotImplementedError
 
     def call(self, inputs=None) -> tf.Tensor:  # Keras needs call(); we only use distribution.
+        """Keras plumbing: one sample of p(z), ``[1, latent_dim]``; genmod never calls it."""
         return self.distribution().sample(1)
 
 
@@ -233,4 +311,15 @@ class Objective:
         seed: tf.Tensor,
         step: tf.Tensor,
     ) -> ObjectiveOutput:
+        """Implement this: the loss and metrics of one batch.
+
+        ``model`` is the assembled :class:`genmod.model.vae.VAE`: ``model.posterior(x,
+        condition)`` is q(z|x), ``model.observation(z, condition)`` is p(x|z) and
+        ``model.prior_distribution()`` is p(z); :func:`genmod.model.elbo.elbo_terms` computes the
+        usual terms from them. ``x``: float32 ``[batch, *data_shape]``; ``condition``: float32
+        ``[batch, condition_dim]`` or ``None``; ``seed``: a stateless seed, int32 ``[2]`` (pass it
+        to ``sample(seed=...)``; split it with ``tf.random.experimental.stateless_split`` for
+        several draws); ``step``: the optimizer step, int64 ``[]``. Runs inside
+        ``tf.function``. Returns an :class:`ObjectiveOutput` whose metrics are in nats.
+        """
         raise NotImplementedError

@@ -22,7 +22,9 @@ import pluggy
 PROJECT_NAME = "genmod"
 ENTRY_POINT_GROUP = "genmod"
 
+#: marks the hook specifications below (genmod's own use)
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+#: the decorator a plugin puts on each hook function it implements (also ``genmod.hookimpl``)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
@@ -86,6 +88,16 @@ def register_datasets(register: Any) -> None:
 
     The factory is called as ``factory(**options)`` and must return a
     :class:`genmod.data.Dataset`. Datasets must not need TensorFlow to load.
+    """
+
+
+@hookspec
+def register_observers(register: Any) -> None:
+    """Register run observers (experiment trackers, notifiers, loggers).
+
+    The factory is called as ``factory(**options)`` and must return a
+    :class:`genmod.contract.observers.RunObserver`. A run uses only the observers chosen with
+    ``genmod run --observer NAME``; an observer that raises is reported once and disabled.
     """
 
 

@@ -7,6 +7,11 @@ A component declares its options when it registers (no TensorFlow needed)::
 Types: ``int``, ``float``, ``str``, ``bool``, ``ints`` (tuple of ints, written ``512,256`` on the
 command line), ``floats``. ``choices`` restricts values; ``min``/``max`` bound numbers (inclusive)
 and apply to each element of a list.
+
+A list option may be empty only when its declared default is empty (``Option("shape", "ints",
+())``): the author has said "no elements" means something. The empty list is written ``shape=``
+on the command line, ``shape = []`` in ``config.toml``, and shown as ``(empty)`` by
+``genmod plugins``. A list option with a non-empty default refuses an empty value.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 from genmod.contract.errors import ConfigError
 
+#: the accepted values of :attr:`Option.type`
 OPTION_TYPES = ("int", "float", "str", "bool", "ints", "floats")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -40,7 +46,10 @@ class Option:
 
     def describe(self) -> str:
         """A one-line human description: name, type, default, constraints."""
-        parts = [f"{self.name} ({self.type}, default {format_value(self.default)})"]
+        default = format_value(self.default)
+        if self.type in ("ints", "floats") and default == "":
+            default = "(empty)"
+        parts = [f"{self.name} ({self.type}, default {default})"]
         if self.choices:
             parts.append("one of " + ", ".join(map(str, self.choices)))
         if self.min is not None:
@@ -50,8 +59,20 @@ class Option:
         text = "; ".join(parts)
         return f"{text}: {self.help}" if self.help else text
 
+    @property
+    def allows_empty(self) -> bool:
+        """Whether this list option accepts the empty list (its declared default is empty)."""
+        return (
+            self.type in ("ints", "floats")
+            and isinstance(self.default, (tuple, list))
+            and len(self.default) == 0
+        )
+
     def parse(self, raw: str, owner: str) -> Any:
-        """Parse a command-line string into a validated value."""
+        """Parse a command-line string into a validated value (``""``: the empty list, for a
+        list option whose default is empty)."""
+        if self.allows_empty and raw.strip() == "":
+            return self.validate((), owner)
         try:
             if self.type == "int":
                 value: Any = int(raw)
@@ -122,8 +143,11 @@ class Option:
         if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
             raise bad()
         items = tuple(value)
-        if not items:
-            raise bad()
+        if not items and not self.allows_empty:
+            raise ConfigError(
+                f"{owner}: option {self.name!r} got an empty list; it needs at least one "
+                f"element. Accepted: {self.describe()}."
+            )
         if self.type == "ints":
             if any(isinstance(i, bool) or not isinstance(i, int) for i in items):
                 raise bad()

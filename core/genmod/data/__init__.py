@@ -6,6 +6,20 @@ into the per-user cache (:mod:`~genmod.data.download`). May import the contract 
 Nothing in this package imports TensorFlow: datasets hand numpy arrays to the core.
 """
 
-from genmod.data.base import Dataset, DatasetArrays, default_cache_dir
+from genmod.data.base import (
+    Dataset,
+    DatasetArrays,
+    declared_data_shape,
+    default_cache_dir,
+    load_checked,
+    validate_loaded,
+)
 
-__all__ = ["Dataset", "DatasetArrays", "default_cache_dir"]
+__all__ = [
+    "Dataset",
+    "DatasetArrays",
+    "declared_data_shape",
+    "default_cache_dir",
+    "load_checked",
+    "validate_loaded",
+]

@@ -181,7 +181,7 @@ def iwae_log_likelihood(
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int32)
     q = model.posterior(x, condition)
     p = model.prior_distribution()
-    batch = tf.shape(q.mean())[:1]
+    batch = tf.shape(x)[:1]
 
     def chunk(count: int, index):
         chunk_seed = tf.random.experimental.stateless_fold_in(seed, index)
@@ -222,9 +222,15 @@ def iwae_log_likelihood(
         "reconstruction": reconstruction,
         "kl": kl,
         "elbo": reconstruction - kl,
-        "posterior_mean": q.mean(),
+        "posterior_mean": _location(model, q),
         "kl_analytic": analytic,
     }
+
+
+def _location(model, q) -> tf.Tensor:
+    """q's mean, or its posterior family's stand-in for a q without one (a flow)."""
+    family = getattr(getattr(model, "encoder", None), "posterior_family", None)
+    return family.location(q) if family is not None else q.mean()
 
 
 def active_units(posterior_means: np.ndarray, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:

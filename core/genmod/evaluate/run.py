@@ -11,7 +11,7 @@ from typing import Any
 from genmod.config import toml as tomlio
 from genmod.evaluate.loglik import evaluate_log_likelihood
 from genmod.model.assembly import load_dataset
-from genmod.plugins import Registry, get_registry
+from genmod.plugins import Registry, build_observers, get_registry
 from genmod.runs.loading import load_run
 
 EVALUATION_FILE = "evaluation.json"
@@ -36,7 +36,9 @@ def evaluate_run(
     test items (all by default), binarizes them as the run's test ELBO does (``seed`` defaults
     to the run's ``eval_seed``), and writes the result to ``RUN/evaluation.json`` as well as
     returning it (nats per item; see :func:`genmod.evaluate.loglik.evaluate_log_likelihood`,
-    which also says how ``chunk_size`` and ``memory_budget_mib`` bound the memory).
+    which also says how ``chunk_size`` and ``memory_budget_mib`` bound the memory). The run's
+    observers (those recorded in its ``config.toml``) then receive the result
+    (``RunObserver.on_evaluation``).
     """
     registry = registry or get_registry()
     run = load_run(run_dir, registry)
@@ -58,4 +60,5 @@ def evaluate_run(
     )
     result = {"run_dir": str(run.run_dir), "binarize": run.binarize, "seed": eval_seed, **result}
     tomlio.write_atomic(Path(run.run_dir) / EVALUATION_FILE, json.dumps(result, indent=2) + "\n")
+    build_observers(run.config.observers, registry).on_evaluation(result)
     return result

@@ -8,7 +8,7 @@ from typing import Any
 
 from genmod.config import RunConfig
 from genmod.contract.errors import ConfigError, GenmodError, PluginError
-from genmod.data import Dataset, DatasetArrays
+from genmod.data import Dataset, DatasetArrays, load_checked
 from genmod.plugins import ComponentSpec, Registry, strict_mode
 
 
@@ -44,7 +44,11 @@ def load_dataset(
     """Load the configured dataset (no TensorFlow needed), cut to train/test sizes."""
     spec = registry.get("dataset", config.dataset)
     dataset = _construct(spec, Dataset, **config.dataset_options)
-    arrays = dataset.load(Path(data_dir).expanduser() if data_dir else None)
+    arrays = load_checked(
+        dataset,
+        Path(data_dir).expanduser() if data_dir else None,
+        f"dataset {config.dataset!r} (plugin {spec.plugin!r})",
+    )
     return dataset, arrays.limited(config.train_size, config.test_size)
 
 

@@ -38,7 +38,10 @@ def kl_divergence(
 ) -> tuple[tf.Tensor, bool]:
     """KL(q||p) per example: analytic when TFP knows it, otherwise log q(z) - log p(z) at ``z``.
 
-    ``z`` (drawn from q) is required for the Monte Carlo fallback. Returns ``(kl, analytic)``.
+    ``q``: q(z|x) with batch shape ``[batch]`` and event ``[latent_dim]``; ``p``: p(z) with
+    batch ``[]``. ``z`` (drawn from q, float32 ``[batch, latent_dim]``) is required for the Monte
+    Carlo fallback, else a missing closed form raises ``ValueError``. Returns ``(kl,
+    analytic)``: ``kl`` float32 ``[batch]`` in nats, ``analytic`` a Python bool.
     """
     try:
         return tfd.kl_divergence(q, p), True
@@ -59,7 +62,11 @@ def elbo_terms(
 ) -> ELBOTerms:
     """One-sample reparameterised ELBO terms for a batch ``x`` of shape ``[batch, *data_shape]``.
 
-    ``seed`` is a stateless seed (int32 ``[2]``): the same seed gives the same numbers.
+    ``model`` is the :class:`genmod.model.vae.VAE` an objective receives (its ``posterior``,
+    ``observation`` and ``prior_distribution`` are used); ``x`` is float32; ``condition`` is
+    float32 ``[batch, condition_dim]`` or ``None``. ``seed`` is a stateless seed (int32
+    ``[2]``): the same seed gives the same numbers. Returns :class:`ELBOTerms`, each term float32
+    ``[batch]`` in nats; gradients flow to every variable of the model.
     """
     q = model.posterior(x, condition)
     z = q.sample(seed=seed)

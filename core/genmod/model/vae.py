@@ -48,6 +48,11 @@ class VAE(keras.layers.Layer):
         """q(z|x): batch ``[batch]``, event ``[latent_dim]``."""
         return self.encoder.distribution(x, condition)
 
+    def posterior_location(self, x: tf.Tensor, condition: tf.Tensor | None = None) -> tf.Tensor:
+        """One code per item, ``[batch, latent_dim]``: q(z|x)'s mean where it has one (see
+        :meth:`genmod.contract.components.PosteriorFamily.location`)."""
+        return self.encoder.location(x, condition)
+
     def observation(self, z: tf.Tensor, condition: tf.Tensor | None = None) -> tfd.Distribution:
         """p(x|z): batch ``z.shape[:-1]``, event ``data_shape``."""
         return self.likelihood.distribution(self.decoder.decode(z, condition))
@@ -57,9 +62,9 @@ class VAE(keras.layers.Layer):
         return self.prior.distribution()
 
     def call(self, x: tf.Tensor, condition: tf.Tensor | None = None) -> tf.Tensor:
-        """Mean reconstruction of ``x`` through the posterior mean (used to build variables)."""
-        q = self.posterior(x, condition)
-        return self.likelihood.mean(self.decoder.decode(q.mean(), condition))
+        """Mean reconstruction of ``x`` through the posterior location (builds variables)."""
+        z = self.posterior_location(x, condition)
+        return self.likelihood.mean(self.decoder.decode(z, condition))
 
     def build_variables(self) -> None:
         """Create every variable by running a dummy batch of two through the model."""

@@ -58,7 +58,7 @@ def encode_means(
     for start in range(0, len(images), batch):
         x = binarize_images(tf.constant(images[start : start + batch]), binarize, [0, start])
         y = None if labels is None else labels[start : start + batch]
-        codes.append(model.posterior(x, _condition(model, y, len(x))).mean().numpy())
+        codes.append(model.posterior_location(x, _condition(model, y, len(x))).numpy())
     return np.concatenate(codes)
 
 

@@ -1,7 +1,8 @@
 """Layer 3, plugins: finding and loading plugins, the component registry, plugin skeletons.
 
 Owns :mod:`~genmod.plugins.registry` (what was registered, by kind and name),
-:mod:`~genmod.plugins.manager` (entry points, pluggy, isolating broken plugins) and
+:mod:`~genmod.plugins.manager` (entry points, pluggy, isolating broken plugins),
+:mod:`~genmod.plugins.observers` (calling a run's observers, isolating broken ones) and
 :mod:`~genmod.plugins.scaffold` (``genmod new-plugin``). May import the contract and config
 layers only. Nothing here imports TensorFlow.
 """
@@ -22,10 +23,20 @@ from genmod.plugins.manager import (
     tensorflow_imported,
     unregister_plugin,
 )
+from genmod.plugins.observers import (
+    DEFAULT_OBSERVER_WARN_SECONDS,
+    ObserverList,
+    ObserverSlowWarning,
+    ObserverWarning,
+    build_observers,
+)
 from genmod.plugins.registry import (
     COMPONENT_NAME,
     KIND_HOOKS,
     KINDS,
+    OBSERVER_HOOK,
+    OBSERVER_KIND,
+    REGISTER_HOOKS,
     ComponentSpec,
     Registry,
     accepts_keywords,
@@ -34,16 +45,24 @@ from genmod.plugins.registry import (
 __all__ = [
     "COMPONENT_NAME",
     "DEFAULT_IMPORT_WARN_SECONDS",
+    "DEFAULT_OBSERVER_WARN_SECONDS",
     "HEAVY_MODULES",
     "KINDS",
     "KIND_HOOKS",
+    "OBSERVER_HOOK",
+    "OBSERVER_KIND",
+    "REGISTER_HOOKS",
     "ComponentSpec",
+    "ObserverList",
+    "ObserverSlowWarning",
+    "ObserverWarning",
     "PluginInfo",
     "PluginLoadWarning",
     "PluginManager",
     "PluginSlowWarning",
     "Registry",
     "accepts_keywords",
+    "build_observers",
     "get_manager",
     "get_registry",
     "import_warn_seconds",

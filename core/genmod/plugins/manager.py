@@ -31,7 +31,7 @@ import pluggy
 
 from genmod.contract import hookspecs
 from genmod.contract.errors import PluginError
-from genmod.plugins.registry import KIND_HOOKS, Registry, make_register
+from genmod.plugins.registry import REGISTER_HOOKS, Registry, make_register
 
 #: modules a hook module should not import (they make every genmod start-up slow)
 HEAVY_MODULES = ("tensorflow", "keras", "tensorflow_probability", "torch", "jax")
@@ -209,7 +209,7 @@ class PluginManager:
             if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
                 continue
             if any(impl.plugin is plugin for impl in caller.get_hookimpls()):
-                known = ", ".join(sorted(list(KIND_HOOKS.values()) + ["register_commands"]))
+                known = ", ".join(sorted(list(REGISTER_HOOKS.values()) + ["register_commands"]))
                 raise PluginError(
                     f"it implements unknown hook {hook_name!r}; known hooks are {known}"
                 )
@@ -226,7 +226,7 @@ class PluginManager:
         for info in self.infos.values():
             info.components.clear()
             info.hooks.clear()
-        for kind, hook_name in KIND_HOOKS.items():
+        for kind, hook_name in REGISTER_HOOKS.items():
             hook = getattr(self.pm.hook, hook_name)
             for impl in reversed(hook.get_hookimpls()):
                 plugin_name = impl.plugin_name

@@ -1,5 +1,8 @@
 """The component registry: every component that the loaded plugins registered, by kind and name.
 
+Run observers (kind ``observer``, hook ``register_observers``) are kept in the same registry
+but are not one of the component ``KINDS`` (they are not part of a model).
+
 :class:`Registry` is filled by :mod:`genmod.plugins.manager` through the ``register`` callbacks
 made here (:func:`make_register`), one per plugin and hook, so that each component is
 attributed to its plugin. Nothing here imports TensorFlow.
@@ -28,6 +31,12 @@ KIND_HOOKS: dict[str, str] = {
     "dataset": "register_datasets",
 }
 KINDS = tuple(KIND_HOOKS)
+#: run observers are registered like components but are not a part of the model: they are
+#: chosen per run with ``--observer`` and kept apart from ``KINDS``
+OBSERVER_KIND = "observer"
+OBSERVER_HOOK = "register_observers"
+#: every ``register_*`` hook: the component kinds and the observers
+REGISTER_HOOKS: dict[str, str] = {**KIND_HOOKS, OBSERVER_KIND: OBSERVER_HOOK}
 
 #: what a component name may look like: it is typed on the command line and becomes part of
 #: run-folder names, so no spaces, slashes, commas, semicolons or equals signs
@@ -67,7 +76,7 @@ class Registry:
     """All components registered by all loaded plugins, by kind and name."""
 
     def __init__(self) -> None:
-        self._specs: dict[str, dict[str, ComponentSpec]] = {kind: {} for kind in KINDS}
+        self._specs: dict[str, dict[str, ComponentSpec]] = {kind: {} for kind in REGISTER_HOOKS}
 
     def add(self, spec: ComponentSpec) -> None:
         existing = self._specs[spec.kind].get(spec.name)

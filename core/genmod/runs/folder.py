@@ -39,6 +39,7 @@ BEST_DIR = "best"
 TENSORBOARD_DIR = "tensorboard"
 PICTURES_DIR = "pictures"
 
+
 def default_run_dir(config: RunConfig, root: Path = Path("runs")) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = root / f"{stamp}-{config.encoder}-{config.likelihood}"

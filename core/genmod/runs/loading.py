@@ -11,12 +11,13 @@ from typing import Any
 
 import tensorflow as tf
 
-from genmod.config import read_config
+from genmod.config import RunConfig, read_config
 from genmod.contract.errors import ConfigError, RunDirError
 from genmod.model.assembly import build_model
 from genmod.plugins import Registry, get_registry
 from genmod.runs import folder as rundir
 from genmod.runs.checkpoints import checkpoint_prefixes, model_checkpoint
+from genmod.runs.trust import check_links
 
 
 @dataclass
@@ -30,6 +31,7 @@ class LoadedRun:
 
     @property
     def binarize(self) -> str:
+        """The binarization the run trained with: ``"dynamic"``, ``"static"`` or ``"none"``."""
         return str(self.meta.get("resolved_binarize", "dynamic"))
 
 
@@ -44,7 +46,8 @@ def load_run(
     registry = registry or get_registry()
     run_dir = Path(run_dir)
     config, meta = read_config(run_dir)
-    config = config.resolve(registry)
+    check_links(run_dir)  # a shared run folder must not lead genmod elsewhere
+    config = config.resolve(registry, drop_unknown_observers=True)  # observers: not the model
     data_shape = tuple(meta.get("data_shape") or ())
     if not data_shape:
         raise RunDirError(f"{str(run_dir)!r}: config.toml lacks data_shape.")

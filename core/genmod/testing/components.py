@@ -27,8 +27,8 @@ from genmod.contract.components import (
     PosteriorFamily,
     Prior,
 )
-from genmod.contract.errors import ConfigError
-from genmod.data import Dataset, DatasetArrays
+from genmod.contract.errors import ConfigError, PluginError
+from genmod.data import Dataset, DatasetArrays, declared_data_shape, load_checked
 from genmod.plugins import Registry
 from genmod.testing.errors import ConformanceError, require
 from genmod.testing.options import check_options, lookup
@@ -145,6 +145,55 @@ def _inputs(data_shape: Sequence[int], batch: int, condition_dim: int, seed: int
     return x, condition
 
 
+def _untracked_variables(component: Any) -> list[str]:
+    """Attribute paths of variables reachable from ``component`` that Keras does not track
+    (they would be missing from the model's variables: never trained, saved or restored)."""
+    tracked = set()
+    for var in getattr(component, "variables", []):
+        tracked.add(id(var))
+        tracked.add(id(getattr(var, "value", None)))
+    found: list[str] = []
+    seen: set[int] = set()
+    skip = (tf.Tensor, np.ndarray, type, str, bytes, int, float, bool, Callable)
+
+    def walk(value: Any, path: str, depth: int) -> None:
+        if id(value) in seen or depth > 8:
+            return
+        seen.add(id(value))
+        if isinstance(value, (tf.Variable, keras.Variable)):
+            if id(value) not in tracked:
+                found.append(path)
+            return
+        if isinstance(value, skip) and not isinstance(value, (keras.layers.Layer, tf.Module)):
+            return
+        if isinstance(value, dict):
+            items = [(f"{path}[{k!r}]", v) for k, v in value.items()]
+        elif isinstance(value, (list, tuple, set)):
+            items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+        elif hasattr(value, "__dict__"):
+            items = [(f"{path}.{k}", v) for k, v in vars(value).items()]
+        else:
+            return
+        for sub_path, sub in items:
+            walk(sub, sub_path, depth + 1)
+
+    walk(component, type(component).__name__, 0)
+    return found
+
+
+def _check_tracked(who: str, component: Any) -> None:
+    """Fail a component holding variables that the assembled model would not track."""
+    hidden = _untracked_variables(component)
+    require(
+        not hidden,
+        who,
+        f"holds variables that Keras does not track: {', '.join(hidden[:5])}. genmod trains, "
+        "checkpoints and restores only tracked weights: assign Keras layers or add_weight "
+        "variables to attributes of the component itself (or lists/dicts of them), not to "
+        "plain Python objects",
+    )
+
+
 def _built(build: Callable[[], Any], expected: type, who: str) -> Any:
     obj = build()
     require(
@@ -187,6 +236,7 @@ def check_encoder(build: Callable[[], Encoder], *, batch_size: int = 3, who: str
     one = params_of(encoder, 1)
     require(_shape(one) == (1, encoder.param_size), who, "fails for a batch of one")
     _check_graph_mode(who, params, lambda: params_of(encoder))
+    _check_tracked(who, encoder)
     _check_save_restore(who, encoder, build, params_of)
 
 
@@ -230,6 +280,7 @@ def check_decoder(build: Callable[[], Decoder], *, batch_size: int = 3, who: str
         loss = tf.reduce_sum(decode(decoder) * weights)
     _check_gradients(who, tape, loss, decoder.trainable_variables, "its outputs")
     _check_graph_mode(who, out, lambda: decode(decoder))
+    _check_tracked(who, decoder)
     _check_save_restore(who, decoder, build, decode)
 
 
@@ -302,6 +353,7 @@ def check_likelihood(
     for var, grad in zip(likelihood.trainable_variables, grads[1:], strict=True):
         require(grad is not None and _finite(grad), who, f"no gradient reaches {_var_name(var)}")
     _check_graph_mode(who, lp, lambda: log_prob(likelihood))
+    _check_tracked(who, likelihood)
     _check_save_restore(who, likelihood, build, log_prob)
 
 
@@ -374,6 +426,7 @@ def check_prior(build: Callable[[], Prior], *, who: str = "") -> None:
             loss = -tf.reduce_sum(log_prob(prior))
         _check_gradients(who, tape, loss, prior.trainable_variables, "log p(z)")
     _check_graph_mode(who, lp, lambda: log_prob(prior))
+    _check_tracked(who, prior)
     _check_save_restore(who, prior, build, log_prob)
 
 
@@ -429,6 +482,53 @@ def check_posterior(
     lp = q.log_prob(tf.zeros([batch_size, family.latent_dim]))
     _check_graph_mode(
         who, lp, lambda: family(params).log_prob(tf.zeros([batch_size, family.latent_dim]))
+    )
+    try:
+        location = family.location(q)
+    except Exception as exc:  # noqa: BLE001 - reported as a contract failure
+        raise ConformanceError(
+            f"{who}: location(q) failed ({type(exc).__name__}: {exc}); pictures and active "
+            "units need one code per item: override PosteriorFamily.location"
+        ) from exc
+    require(
+        _shape(location) == (batch_size, family.latent_dim) and _finite(location),
+        who,
+        f"location(q) has shape {list(_shape(location))} (or is not finite); expected "
+        f"[{batch_size}, {family.latent_dim}]",
+    )
+    _check_tracked(who, family)
+    if family.trainable_variables:
+        with tf.GradientTape() as tape:
+            q = family(params)
+            z = q.sample(seed=[25, 26])
+            loss = tf.reduce_sum(z) - tf.reduce_sum(q.log_prob(z))  # as the ELBO uses them
+        _check_gradients(who, tape, loss, family.trainable_variables, "z and log q(z|x)")
+        _check_in_encoder(who, family, params)
+    _check_save_restore(
+        who,
+        family,
+        build,
+        lambda f: f(params).log_prob(tf.zeros([batch_size, family.latent_dim])),
+    )
+
+
+def _check_in_encoder(who: str, family: PosteriorFamily, params: tf.Tensor) -> None:
+    """The family's weights are among an encoder's (and so the assembled model's) variables."""
+
+    class _ParamsEncoder(Encoder):
+        def call(self, x, condition=None):
+            return x
+
+    encoder = _ParamsEncoder(
+        data_shape=(int(params.shape[-1]),), latent_dim=family.latent_dim, posterior=family
+    )
+    encoder.distribution(params)
+    ids = {id(v) for v in encoder.trainable_variables}
+    missing = [_var_name(v) for v in family.trainable_variables if id(v) not in ids]
+    require(
+        not missing,
+        who,
+        f"weights {missing[:5]} are not among the encoder's trainable variables",
     )
 
 
@@ -503,47 +603,21 @@ def check_objective(
 def check_dataset(
     build: Callable[[], Dataset], *, data_dir: str | Path | None = None, who: str = ""
 ) -> DatasetArrays | None:
-    """A dataset declares a name and ``data_shape``; with ``data_dir`` it also loads: arrays
-    of ``[n, *data_shape]`` (uint8, or float32 in [0, 1]) and int labels in range (or None)."""
+    """A dataset follows the rule of :class:`genmod.data.Dataset`, checked by the same code
+    ``genmod run`` uses (:func:`genmod.data.validate_loaded`): ``data_shape`` (a class attribute,
+    or set by ``load()``) is a tuple of positive ints; with ``data_dir`` the dataset is also
+    loaded, and after ``load()`` ``data_shape`` equals the arrays' item shape, the arrays are
+    ``[n, *data_shape]`` (uint8, or float32 in [0, 1]) and labels are ints in
+    ``0..num_classes-1`` (or None). Returns the checked arrays (None without ``data_dir``)."""
     dataset = _built(build, Dataset, who or "dataset")
-    who = who or f"dataset {type(dataset).__name__}"
-    shape = tuple(dataset.data_shape)
-    require(
-        bool(shape) and all(isinstance(d, int) and d >= 1 for d in shape),
-        who,
-        f"data_shape {shape!r} must be a tuple of positive ints",
-    )
-    if data_dir is None:
-        return None
-    arrays = dataset.load(Path(data_dir))
-    require(isinstance(arrays, DatasetArrays), who, f"load() returned {type(arrays).__name__}")
-    for split in ("train", "test"):
-        x = getattr(arrays, f"x_{split}")
-        y = getattr(arrays, f"y_{split}")
-        require(
-            tuple(x.shape[1:]) == shape and len(x) > 0,
-            who,
-            f"x_{split} has shape {x.shape}; expected [n>0, *{list(shape)}]",
-        )
-        if x.dtype == np.uint8:
-            pass
-        else:
-            require(
-                x.dtype == np.float32 and float(x.min()) >= 0.0 and float(x.max()) <= 1.0,
-                who,
-                f"x_{split} is {x.dtype} in [{x.min()}, {x.max()}]; expected uint8 or float32 "
-                "in [0, 1]",
-            )
-        if y is not None:
-            require(
-                y.shape == (len(x),)
-                and np.issubdtype(y.dtype, np.integer)
-                and int(y.min()) >= 0
-                and int(y.max()) < max(arrays.num_classes, 1),
-                who,
-                f"y_{split} must be ints in 0..num_classes-1 of shape [{len(x)}]",
-            )
-    return arrays
+    who = who or f"dataset {getattr(dataset, 'name', '') or type(dataset).__name__!r}"
+    try:
+        declared_data_shape(dataset, who)  # may still be unset: load() may set it
+        if data_dir is None:
+            return None
+        return load_checked(dataset, Path(data_dir), who)
+    except PluginError as exc:
+        raise ConformanceError(str(exc)) from None
 
 
 # -- by registered name -------------------------------------------------------------------

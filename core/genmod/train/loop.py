@@ -7,7 +7,9 @@ the best validation ELBO), so a resumed run continues exactly where the checkpoi
 on the CPU it ends with the same weights as an uninterrupted run (tests/test_resume.py).
 
 Order of writes after each epoch: metrics line, TensorBoard, pictures, best checkpoint, epoch
-checkpoint, summary. A kill between two of them is harmless: resume restarts from the newest
+checkpoint, summary; then the run's observers (:mod:`genmod.plugins.observers`) hear of the
+epoch's metrics and of the checkpoints, guarded so that an observer cannot stop or change the
+run. A kill between two of them is harmless: resume restarts from the newest
 readable checkpoint and first cuts ``metrics.jsonl`` back to the epochs that checkpoint holds.
 
 Importing this module imports TensorFlow.
@@ -31,6 +33,7 @@ from genmod.data import DatasetArrays
 from genmod.evaluate.elbo import ELBOEvaluator
 from genmod.pictures import figures as visuals
 from genmod.pictures import images as pictures
+from genmod.plugins.observers import ObserverList
 from genmod.runs import folder as rundir
 from genmod.runs import tensorboard
 from genmod.runs.checkpoints import (
@@ -40,6 +43,7 @@ from genmod.runs.checkpoints import (
     remove_temporary_checkpoints,
     restore_newest_readable,
 )
+from genmod.runs.trust import check_checkpoint_state, check_links
 from genmod.train.signals import StopFlag
 from genmod.train.splits import Splits
 from genmod.train.trainer import Trainer, TrainingDiverged
@@ -98,8 +102,11 @@ class RunLoop:
         log: Callable[[str], None],
         progress: Callable[[int, int, int, dict[str, float]], None] | None,
         strategy: tf.distribute.Strategy | None = None,
+        observers: ObserverList | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
+        self.observers = observers if observers is not None else ObserverList()
+        self.resumed = False
         self.config = config
         self.model = assembled.model
         self.binarize = assembled.binarize
@@ -155,6 +162,10 @@ class RunLoop:
     # ----------------------------------------------------------------------------- restore
     def restore(self) -> None:
         """Continue from the newest readable checkpoint; cut metrics back to its epochs."""
+        self.resumed = True
+        check_links(self.run_dir)  # before any file of the folder is read, moved or written
+        for directory in (self.checkpoint_dir, self.best_dir):
+            check_checkpoint_state(directory, self.run_dir)
         remove_temporary_checkpoints(self.checkpoint_dir)
         if not checkpoint_prefixes(self.checkpoint_dir):
             # killed before the first checkpoint: the model was rebuilt from the run's seed,
@@ -170,6 +181,8 @@ class RunLoop:
 
     def _managers(self) -> tuple[tf.train.CheckpointManager, tf.train.CheckpointManager]:
         def manager(directory: Path, keep: int) -> tf.train.CheckpointManager:
+            # the manager deletes old checkpoints its state file lists: never outside the folder
+            check_checkpoint_state(directory, self.run_dir)
             try:
                 return tf.train.CheckpointManager(
                     self.checkpoint,
@@ -193,7 +206,27 @@ class RunLoop:
 
     # ------------------------------------------------------------------------------ run
     def run(self) -> list[dict[str, Any]]:
-        """Train the remaining epochs; returns the metrics of every finished epoch."""
+        """Train the remaining epochs; returns the metrics of every finished epoch.
+
+        The observers hear ``on_run_start`` first and ``on_run_end`` last, whatever happens:
+        ``finished``, ``interrupted`` (:class:`TrainingInterrupted`, Ctrl-C), ``diverged``
+        (:class:`TrainingDiverged`) or ``failed`` (any other exception, which propagates)."""
+        try:
+            self.observers.on_run_start(self.config.to_dict(), self.run_dir, self.resumed)
+            history = self._run()
+        except (TrainingInterrupted, KeyboardInterrupt) as exc:
+            self.observers.on_run_end("interrupted", str(exc) or type(exc).__name__)
+            raise
+        except TrainingDiverged as exc:
+            self.observers.on_run_end("diverged", str(exc))
+            raise
+        except BaseException as exc:
+            self.observers.on_run_end("failed", f"{type(exc).__name__}: {exc}")
+            raise
+        self.observers.on_run_end("finished", None)
+        return history
+
+    def _run(self) -> list[dict[str, Any]]:
         manager, best_manager = self._managers()
         if int(self.epoch.numpy()) >= self.config.epochs:
             self.log(
@@ -259,16 +292,20 @@ class RunLoop:
                 self._epoch_pictures(epoch, record, writer)
             self.epoch.assign(epoch)
             step = trainer.step_count
+            saved: list[tuple[str, bool]] = []
             with writing("checkpoint", self.run_dir, done_before):
                 validation = record.get("validation_elbo")
                 if validation is not None and validation > float(self.best_validation.numpy()):
                     self.best_validation.assign(validation)
                     self.best_epoch.assign(epoch)
-                    best_manager.save(checkpoint_number=step)
-                manager.save(checkpoint_number=step)
+                    saved.append((best_manager.save(checkpoint_number=step), True))
+                saved.append((manager.save(checkpoint_number=step), False))
             with writing("summary", self.run_dir, epoch):
                 self._write_summary("running")
             self.log(self._epoch_line(record))
+            self.observers.on_epoch_end(epoch, record)
+            for path, best in saved:
+                self.observers.on_checkpoint(path, epoch, best)
             if stop.requested and epoch < config.epochs:
                 self._save_interrupted(manager, epoch + 1, 0, stop, saved=True)
 
@@ -278,7 +315,8 @@ class RunLoop:
             self.step_in_epoch.assign(done)
             self.epoch_sums.assign(self.trainer.epoch_sums)
             with writing("checkpoint", self.run_dir, epoch - 1):
-                manager.save(checkpoint_number=self.trainer.step_count)
+                path = manager.save(checkpoint_number=self.trainer.step_count)
+            self.observers.on_checkpoint(path, epoch - 1, False)
         self._write_summary("interrupted")
         where = (
             f"after {done} of {self.trainer.steps_per_epoch} steps of epoch {epoch}"

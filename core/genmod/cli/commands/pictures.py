@@ -71,8 +71,13 @@ def _report(path: Path, as_json: bool, what: str, **facts: Any) -> None:
 
 def _out(run_dir: str, out_file: str | None, name: str) -> Path:
     from genmod.runs import folder as rundir
+    from genmod.runs.trust import require_inside
 
-    return Path(out_file) if out_file else Path(run_dir) / rundir.PICTURES_DIR / name
+    if out_file:
+        return Path(out_file)  # the user's own choice of file
+    return require_inside(
+        Path(run_dir), Path(run_dir) / rundir.PICTURES_DIR / name, "the picture file"
+    )
 
 
 @click.command()

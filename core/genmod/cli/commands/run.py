@@ -182,6 +182,22 @@ def _component_options(func: Callable[..., Any]) -> Callable[..., Any]:
     default=None,
     help="Run folder. Default: runs/<timestamp>-<encoder>-<likelihood>.",
 )
+@click.option(
+    "--observer",
+    "observer_names",
+    multiple=True,
+    metavar="NAME",
+    help="A run observer to tell of the run's start, epochs, checkpoints, evaluations and end "
+    "(repeatable; recorded in config.toml, so resume and evaluate keep it). `genmod plugins` "
+    "lists the observers.",
+)
+@click.option(
+    "--observer-opt",
+    "observer_opts",
+    multiple=True,
+    metavar="NAME.KEY=VALUE",
+    help="An option of a chosen observer (repeatable), e.g. jsonl-log.path=events.jsonl.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace the run in a non-empty --out folder.")
 @click.option(
     "--resume",
@@ -245,7 +261,7 @@ def run(**params: Any) -> None:
 
 def _check_resume_conflicts(run_dir: str, config: RunConfig, given_keys: set[str]) -> None:
     stored, _ = read_config(Path(run_dir))
-    stored = stored.resolve(get_manager().registry)
+    stored = stored.resolve(get_manager().registry, drop_unknown_observers=True)
     found = conflicts(stored, config, given_keys)
     if found:
         raise ConfigError(

@@ -13,9 +13,36 @@ from genmod.config import files as config_files
 from genmod.contract.errors import GenmodError
 from genmod.runs import folder as rundir
 
+#: the components of a model, in the order ``genmod runs`` shows them
+SPEC_KINDS = ("dataset", "encoder", "decoder", "likelihood", "prior", "posterior", "objective")
+
+
+def model_spec(config: Any) -> dict[str, Any]:
+    """The full model of a run: every component's name and resolved options, and latent_dim."""
+    spec: dict[str, Any] = {}
+    for kind in SPEC_KINDS:
+        name = getattr(config, kind)
+        if kind == "decoder" and name is None:
+            name = config.encoder  # an unresolved config: the decoder of the encoder's family
+        spec[kind] = {"name": name, "options": dict(getattr(config, f"{kind}_options"))}
+    spec["latent_dim"] = config.latent_dim
+    return spec
+
+
+def model_text(spec: dict[str, Any]) -> str:
+    """A model spec in one short line, such as
+    ``mnist: mlp/mlp-bernoulli z16, diagonal posterior, normal prior, elbo``."""
+    names = {kind: spec[kind]["name"] for kind in SPEC_KINDS}
+    return (
+        f"{names['dataset']}: {names['encoder']}/{names['decoder']}-{names['likelihood']} "
+        f"z{spec['latent_dim']}, {names['posterior']} posterior, {names['prior']} prior, "
+        f"{names['objective']}"
+    )
+
 
 def describe_run(path: Path) -> dict[str, Any]:
-    """One run folder as a dict: name, model, status, epochs and key metrics (nats)."""
+    """One run folder as a dict: name, model (``model``: one line; ``spec``: every component
+    with its options), status, epochs and key metrics (nats)."""
     info: dict[str, Any] = {"run": str(path)}
     try:
         config, meta = config_files.read_config(path)
@@ -27,10 +54,11 @@ def describe_run(path: Path) -> dict[str, Any]:
     status = summary.get("status", "running" if metrics else "started")
     if status == "running":
         status = "running or killed"  # a killed run never got to say so
+    spec = model_spec(config)
     info.update(
         {
-            "model": f"{config.encoder}/{config.decoder or config.encoder}-{config.likelihood}"
-            f" z{config.latent_dim}",
+            "model": model_text(spec),
+            "spec": spec,
             "status": status,
             "epochs_done": int(last.get("epoch", 0)),
             "epochs": config.epochs,
@@ -62,12 +90,15 @@ def find_runs(folder: Path) -> list[Path]:
 
 
 def _number(value: Any) -> str:
-    return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
+    """Integers (counts) as integers, other numbers (nats) with two decimals, else ``-``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "-"
+    return str(value) if isinstance(value, int) else f"{value:.2f}"
 
 
 def _evaluation_text(info: dict[str, Any]) -> str:
     extra = info.get("evaluation") or {}
-    parts = [f"{k} {v:.2f}" for k, v in extra.items() if isinstance(v, (int, float))]
+    parts = [f"{k} {_number(v)}" for k, v in extra.items() if _number(v) != "-"]
     return ", ".join(parts[:3])
 
 
@@ -78,8 +109,9 @@ def _evaluation_text(info: dict[str, Any]) -> str:
 def runs(folder: str, as_json: bool) -> None:
     """List the runs in FOLDER (default: runs) with their status and ELBOs (nats per item).
 
-    Columns: run folder, encoder/decoder-likelihood and latent size, status, epochs done,
-    the last test ELBO, the best validation ELBO, and what `genmod evaluate` recorded.
+    Columns: run folder, model (dataset: encoder/decoder-likelihood, latent size, posterior,
+    prior and objective), status, epochs done, the last test ELBO, the best validation ELBO,
+    and what `genmod evaluate` recorded. `--json` also gives each component's options.
     """
     root = Path(folder)
     if not root.is_dir():

@@ -1,7 +1,8 @@
 """The hooks of the genmod-resnet plugin (named by the ``genmod`` entry point).
 
 This module must stay light: genmod imports it on every start-up, ``genmod --help`` included.
-Components are registered by ``"module:attribute"`` strings, imported only when used.
+Components (and the ``jsonl-log`` run observer) are registered by ``"module:attribute"``
+strings, imported only when used.
 """
 
 from genmod import hookimpl
@@ -48,5 +49,24 @@ def register_priors(register):
             Option("df", "float", 5.0, "degrees of freedom (larger: closer to normal)", min=0.5),
             Option("learn_scale", "bool", True, "learn one scale per latent dimension"),
             Option("init_scale", "float", 1.0, "initial scale of every dimension", min=1e-3),
+        ],
+    )
+
+
+@hookimpl
+def register_observers(register):
+    register(
+        "jsonl-log",
+        "genmod_resnet.observers:JsonlLogObserver",
+        description="append every run event (start, epochs, checkpoints, evaluation, end) to a "
+        "JSON-lines file",
+        options=[
+            Option(
+                "path",
+                "str",
+                "observer-events.jsonl",
+                "the file; a relative path is inside the run folder",
+            ),
+            Option("include_config", "bool", True, "write the resolved config in run_start"),
         ],
     )

@@ -307,3 +307,57 @@ def test_the_guides_flow_example_passes_the_kit_and_its_weight_is_tracked():
     q = family(tf.zeros((2, 6)))
     assert family.location(q).shape == (2, 3)  # q has no mean(): the flow of the base mean
     assert [v.name for v in family.trainable_variables] == ["shift"]
+
+
+def test_the_kit_fails_a_flow_without_inverse_and_names_the_rule():
+    class NoInverse(tfp.bijectors.Bijector):
+        def __init__(self):
+            super().__init__(forward_min_event_ndims=1, name="no_inverse")
+
+        def _forward(self, z):
+            return z + 0.1 * tf.tanh(z)
+
+        def _forward_log_det_jacobian(self, z):
+            return tf.reduce_sum(tf.math.log1p(0.1 * (1 - tf.tanh(z) ** 2)), axis=-1)
+
+    class PlanarLike(PosteriorFamily):
+        def num_params(self):
+            return 2 * self.latent_dim
+
+        def call(self, params):
+            d = self.latent_dim
+            base = tfd.MultivariateNormalDiag(params[:, :d], tf.nn.softplus(params[:, d:]))
+            return tfd.TransformedDistribution(base, NoInverse())
+
+    with pytest.raises(ConformanceError, match="give a flow's bijectors an inverse"):
+        check_posterior(lambda: PlanarLike(latent_dim=2))
+
+
+def test_the_kit_checks_observers():
+    import types
+
+    from genmod import hookimpl
+    from genmod.contract.observers import RunObserver
+    from genmod.plugins import register_plugin
+
+    class Fine(RunObserver):
+        pass
+
+    class Raises(RunObserver):
+        def on_evaluation(self, results):
+            raise KeyError("nll")
+
+    module = types.ModuleType("observers_for_the_kit")
+
+    def register_observers(register):
+        register("fine", Fine)
+        register("raises", Raises)
+        register("not-an-observer", dict)
+
+    module.register_observers = hookimpl(register_observers)
+    register_plugin(module, "kit-observers")
+    check_component("observer", "fine")
+    with pytest.raises(ConformanceError, match="on_evaluation raised KeyError"):
+        check_component("observer", "raises")
+    with pytest.raises(ConformanceError, match="RunObserver"):
+        check_component("observer", "not-an-observer")

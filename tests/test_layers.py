@@ -162,6 +162,7 @@ def test_the_layers_below_the_model_do_not_import_tensorflow():
         "genmod.contract.hookspecs",
         "genmod.model",
         "genmod.runs.folder",
+        "genmod.runs.lock",
         "genmod.pictures.images",
         "genmod.cli",
         "genmod.cli.app",

@@ -99,7 +99,7 @@ def test_a_corrupt_checkpoint_is_reported_and_the_previous_one_is_used(tmp_path,
     # a metrics line that the fallback makes stale must not be duplicated
     logs: list[str] = []
     resumed = resume(tmp_path / "r", epochs=3, log=logs.append)
-    assert any("ckpt-20 is unreadable" in line for line in logs), logs
+    assert any("ckpt-20 is corrupt" in line for line in logs), logs
     assert any("resuming from ckpt-10" in line for line in logs), logs
     assert (ckpt_dir / "unreadable" / newest.name).exists()
     assert epochs_in_metrics(tmp_path / "r") == [1, 2, 3]

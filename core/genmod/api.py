@@ -11,6 +11,7 @@ Importing this module imports TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import warnings
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from genmod.plugins import (
 )
 from genmod.runs import folder as rundir
 from genmod.runs.loading import LoadedRun, load_run
+from genmod.runs.lock import run_lock, this_command
 from genmod.runs.trust import check_checkpoint_state, check_links
 from genmod.train.distribute import WorkerOutput, is_chief, make_strategy
 from genmod.train.loop import RunLoop, TrainingInterrupted
@@ -104,33 +106,35 @@ def train(
     condition_dim = condition_dim_for(config, registry, data)  # before the run folder exists
     out = Path(out_dir) if out_dir else rundir.default_run_dir(config)
     worker_output = WorkerOutput(strategy, out)
-    run_dir = rundir.prepare_run_dir(worker_output.path, overwrite=overwrite)
-
-    keras.utils.set_random_seed(config.seed)
-    with precision_policy(config.precision), strategy.scope():
-        assembled = build_model(config, registry, data.data_shape, condition_dim)
-    meta: dict[str, Any] = {
-        "resolved_binarize": assembled.binarize,
-        "data_shape": list(data.data_shape),
-        "condition_dim": int(assembled.model.condition_dim),
-        "data_fingerprint": splits.fingerprint(),
-    }
-    if data_dir is not None:
-        meta["data_dir"] = str(Path(data_dir).expanduser().resolve())
-    settings.write_config(run_dir, config, meta)
-    # only the process that writes the run folder tells the observers about it
-    observers = build_observers(config.observers, registry) if worker_output.chief else None
-    loop = RunLoop(
-        run_dir,
-        config,
-        assembled,
-        splits,
-        log=log,
-        progress=progress,
-        strategy=strategy,
-        observers=observers,
-    )
-    history = loop.run()
+    rundir.check_new_run_dir(worker_output.path, overwrite=overwrite)  # before a lock file exists
+    # one writer per run folder (genmod.runs.lock); a non-chief worker locks its own temporary one
+    with run_lock(worker_output.path, this_command("genmod.api.train"), create=True):
+        run_dir = rundir.prepare_run_dir(worker_output.path, overwrite=overwrite)
+        keras.utils.set_random_seed(config.seed)
+        with precision_policy(config.precision), strategy.scope():
+            assembled = build_model(config, registry, data.data_shape, condition_dim)
+        meta: dict[str, Any] = {
+            "resolved_binarize": assembled.binarize,
+            "data_shape": list(data.data_shape),
+            "condition_dim": int(assembled.model.condition_dim),
+            "data_fingerprint": splits.fingerprint(),
+        }
+        if data_dir is not None:
+            meta["data_dir"] = str(Path(data_dir).expanduser().resolve())
+        settings.write_config(run_dir, config, meta)
+        # only the process that writes the run folder tells the observers about it
+        observers = build_observers(config.observers, registry) if worker_output.chief else None
+        loop = RunLoop(
+            run_dir,
+            config,
+            assembled,
+            splits,
+            log=log,
+            progress=progress,
+            strategy=strategy,
+            observers=observers,
+        )
+        history = loop.run()
     worker_output.cleanup()  # a non-chief worker's temporary folder is deleted
     return RunResult(run_dir, config, assembled.model, history)
 
@@ -155,60 +159,71 @@ def resume(
     config, meta = settings.read_config(run_dir)
     settings.require_resumable(run_dir, meta)
     check_links(run_dir)  # before anything in the folder is read or written
-    for directory in (run_dir / rundir.CHECKPOINT_DIR, run_dir / rundir.CHECKPOINT_DIR / "best"):
-        check_checkpoint_state(directory, run_dir)
-    if epochs is not None:
-        done = _epochs_done(run_dir)
-        if epochs < max(done, 1):
-            raise ConfigError(
-                f"--epochs {epochs} is less than the {done} epoch(s) this run has finished."
-            )
-        config = dataclasses.replace(config, epochs=epochs)
-    observed = dict(config.observers)
-    config = config.resolve(registry, drop_unknown_observers=True)
-    for name in (n for n in observed if n not in config.observers):
-        warnings.warn(
-            f"the run in {str(run_dir)!r} was observed by {name!r}, which no installed plugin "
-            "provides now; it resumes without that observer.",
-            ObserverWarning,
-            stacklevel=2,
-        )
-    splits = load_splits(config, registry, data_dir or meta.get("data_dir"))
-    data_shape = tuple(meta.get("data_shape") or ())
-    if tuple(splits.train.data_shape) != data_shape:
-        raise RunDirError(
-            f"the data has shape {splits.train.data_shape}, but {str(run_dir)!r} was trained on "
-            f"{data_shape}."
-        )
-    recorded = meta.get("data_fingerprint")
-    if recorded is not None and recorded != splits.fingerprint():
-        raise RunDirError(
-            f"the training data found now differs from the data {str(run_dir)!r} was trained "
-            "on (fingerprint mismatch); resume with the same --data-dir and dataset files."
-        )
-    keras.utils.set_random_seed(config.seed)  # the initial weights, if no checkpoint was saved
+    # The strategy comes before any other TensorFlow work (multi-worker needs that); only the
+    # chief writes the run folder, so only the chief takes its writer lock (genmod.runs.lock).
     strategy = make_strategy(config.strategy)
-    with precision_policy(config.precision), strategy.scope():
-        assembled = build_model(config, registry, data_shape, int(meta.get("condition_dim", 0)))
-    if epochs is not None:
-        # an observer whose plugin is gone stays recorded, for when it is installed again
-        kept = {n: config.observers.get(n, opts) for n, opts in observed.items()}
-        settings.write_config(
-            run_dir, dataclasses.replace(config, observers=kept), meta_for_write(meta)
-        )
-    loop = RunLoop(
-        run_dir,
-        config,
-        assembled,
-        splits,
-        log=log,
-        progress=progress,
-        strategy=strategy,
-        observers=_observers_of(config, registry, strategy),
+    lock = (
+        run_lock(run_dir, this_command("genmod.api.resume"))
+        if is_chief(strategy)
+        else contextlib.nullcontext()
     )
-    loop.restore()
-    history = loop.run()
-    return RunResult(run_dir, config, assembled.model, history)
+    with lock:
+        for directory in (
+            run_dir / rundir.CHECKPOINT_DIR,
+            run_dir / rundir.CHECKPOINT_DIR / "best",
+        ):
+            check_checkpoint_state(directory, run_dir)
+        if epochs is not None:
+            done = _epochs_done(run_dir)
+            if epochs < max(done, 1):
+                raise ConfigError(
+                    f"--epochs {epochs} is less than the {done} epoch(s) this run has finished."
+                )
+            config = dataclasses.replace(config, epochs=epochs)
+        observed = dict(config.observers)
+        config = config.resolve(registry, drop_unknown_observers=True)
+        for name in (n for n in observed if n not in config.observers):
+            warnings.warn(
+                f"the run in {str(run_dir)!r} was observed by {name!r}, which no installed plugin "
+                "provides now; it resumes without that observer.",
+                ObserverWarning,
+                stacklevel=2,
+            )
+        splits = load_splits(config, registry, data_dir or meta.get("data_dir"))
+        data_shape = tuple(meta.get("data_shape") or ())
+        if tuple(splits.train.data_shape) != data_shape:
+            raise RunDirError(
+                f"the data has shape {splits.train.data_shape}, but {str(run_dir)!r} was "
+                f"trained on {data_shape}."
+            )
+        recorded = meta.get("data_fingerprint")
+        if recorded is not None and recorded != splits.fingerprint():
+            raise RunDirError(
+                f"the training data found now differs from the data {str(run_dir)!r} was trained "
+                "on (fingerprint mismatch); resume with the same --data-dir and dataset files."
+            )
+        keras.utils.set_random_seed(config.seed)  # the initial weights, if no checkpoint was saved
+        with precision_policy(config.precision), strategy.scope():
+            assembled = build_model(config, registry, data_shape, int(meta.get("condition_dim", 0)))
+        loop = RunLoop(
+            run_dir,
+            config,
+            assembled,
+            splits,
+            log=log,
+            progress=progress,
+            strategy=strategy,
+            observers=_observers_of(config, registry, strategy),
+        )
+        loop.restore()  # verifies the checkpoint: only then may config.toml change
+        if epochs is not None:
+            # an observer whose plugin is gone stays recorded, for when it is installed again
+            kept = {n: config.observers.get(n, opts) for n, opts in observed.items()}
+            settings.write_config(
+                run_dir, dataclasses.replace(config, observers=kept), meta_for_write(meta)
+            )
+        history = loop.run()
+        return RunResult(run_dir, config, assembled.model, history)
 
 
 def _observers_of(config: RunConfig, registry: Registry, strategy: Any) -> ObserverList:

@@ -16,6 +16,7 @@ from genmod.cli import common, quiet_import
 from genmod.cli.commands import BUILTIN_COMMANDS
 from genmod.contract.errors import GenmodError
 from genmod.plugins import get_manager
+from genmod.plugins.manager import BUILTIN_OWNER
 
 #: whether :func:`main` set TF_CPP_MIN_LOG_LEVEL (then ``--verbose`` takes it back)
 _log_level_set_by_main = False
@@ -44,8 +45,13 @@ def cli(verbose: bool) -> None:
         os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
 
 
+#: command name -> the plugin that added it (``"genmod"`` for genmod's own commands): a plugin
+#: cannot replace or remove a command it does not own (see ``PluginManager.add_commands``)
+COMMAND_OWNERS: dict[str, str] = {}
+
 for _command in BUILTIN_COMMANDS:
     cli.add_command(_command)
+    COMMAND_OWNERS[_command.name] = BUILTIN_OWNER
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,11 +63,11 @@ def main(argv: list[str] | None = None) -> None:
         _log_level_set_by_main = True
     try:
         manager = get_manager()
-        manager.add_commands(cli)
+        manager.add_commands(cli, COMMAND_OWNERS)
     except GenmodError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     cli.main(args=argv, prog_name="genmod")
 
 
-__all__ = ["cli", "main"]
+__all__ = ["COMMAND_OWNERS", "cli", "main"]

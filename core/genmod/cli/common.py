@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import re
 import sys
@@ -47,6 +48,11 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except OSError as exc:  # a path the user gave: read-only, not a folder, no permission
+            if strict_mode():
+                raise
+            click.echo(f"Error: {os_error_message(exc)}", err=True)
+            sys.exit(2)
         except Exception as exc:
             if strict_mode():
                 raise
@@ -54,6 +60,21 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
 
     return wrapper
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for a failed file operation: what failed, on which path, and why."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    where = f" ({' -> '.join(map(repr, paths))})" if paths else ""
+    hint = {
+        errno.EROFS: "the file system is read-only; choose another --out",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EACCES: "check the permissions of the folder",
+        errno.EPERM: "check the permissions of the folder",
+        errno.ENOSPC: "the disk is full; free some space",
+    }.get(exc.errno or 0, "check the path")
+    return f"{reason}{where}: {hint}."
 
 
 def unexpected_error_message(exc: BaseException) -> str:

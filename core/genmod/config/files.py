@@ -86,9 +86,34 @@ def read_config(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
             f"it ({data.get('genmod_version', 'unknown')})."
         )
     meta = {k: data.pop(k) for k in META_KEYS if k in data}
+    _check_meta(meta, str(run_dir / CONFIG_FILE))
     if version == 1:
         data.setdefault("validation_size", 0)  # format 1 had no validation split
     return RunConfig.from_dict(data, source=str(run_dir / CONFIG_FILE)), meta
+
+
+def _check_meta(meta: dict[str, Any], source: str) -> None:
+    """The metadata keys of a run's config.toml have the types genmod writes (the file is
+    untrusted input): a clear :class:`RunDirError` naming the key otherwise."""
+
+    def bad(key: str, rule: str) -> RunDirError:
+        return RunDirError(f"{source}: {key} = {meta[key]!r}; it must be {rule}.")
+
+    def count(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    shape = meta.get("data_shape")
+    if shape is not None and not (
+        isinstance(shape, list) and shape and all(count(d) and d >= 1 for d in shape)
+    ):
+        raise bad("data_shape", "a list of positive integers, such as [28, 28, 1]")
+    if "condition_dim" in meta and not count(meta["condition_dim"]):
+        raise bad("condition_dim", "an integer >= 0")
+    if meta.get("resolved_binarize", "dynamic") not in ("dynamic", "static", "none"):
+        raise bad("resolved_binarize", "one of dynamic, static, none")
+    for key in ("data_dir", "data_fingerprint", "genmod_version"):
+        if key in meta and not isinstance(meta[key], str):
+            raise bad(key, "a string")
 
 
 def require_resumable(run_dir: Path, meta: dict[str, Any]) -> None:

@@ -43,6 +43,9 @@ class Option:
     def __post_init__(self) -> None:
         if self.type not in OPTION_TYPES:
             raise ValueError(f"option {self.name!r}: type must be one of {OPTION_TYPES}")
+        if self.type in ("ints", "floats") and isinstance(self.default, list):
+            # a list default (`[]`, `[1, 2]`) means the same as the tuple genmod stores
+            object.__setattr__(self, "default", tuple(self.default))
 
     def describe(self) -> str:
         """A one-line human description: name, type, default, constraints."""

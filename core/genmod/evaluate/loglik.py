@@ -37,10 +37,20 @@ DEFAULT_MEMORY_BUDGET_MIB = 512
 _NOT_PER_SAMPLE = {"Const", "Placeholder", "ReadVariableOp", "VarHandleOp", "NoOp", "Identity"}
 
 
+#: the largest count accepted for K and batch sizes: TensorFlow's shapes and loop counters are
+#: int32, and K = 5000 (the literature's protocol) is far below it
+MAX_COUNT = 2**31 - 1
+
+
 def check_num_samples(num_samples: Any, what: str = "--samples") -> int:
-    """Validate a number of importance samples K (an integer >= 1)."""
+    """Validate a number of importance samples K (an integer in [1, 2^31 - 1])."""
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
         raise ConfigError(f"{what} got {num_samples!r}; it must be an integer >= 1.")
+    if num_samples > MAX_COUNT:
+        raise ConfigError(
+            f"{what} got {num_samples}; it must be at most {MAX_COUNT} (2^31 - 1); the "
+            "literature uses K = 5000 for test log-likelihoods."
+        )
     if num_samples < 1:
         raise ConfigError(
             f"{what} got {num_samples}; the number of importance samples K must be >= 1 "

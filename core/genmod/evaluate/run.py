@@ -13,6 +13,7 @@ from genmod.evaluate.loglik import evaluate_log_likelihood
 from genmod.model.assembly import load_dataset
 from genmod.plugins import Registry, build_observers, get_registry
 from genmod.runs.loading import load_run
+from genmod.runs.lock import run_lock, this_command
 
 EVALUATION_FILE = "evaluation.json"
 
@@ -38,27 +39,38 @@ def evaluate_run(
     returning it (nats per item; see :func:`genmod.evaluate.loglik.evaluate_log_likelihood`,
     which also says how ``chunk_size`` and ``memory_budget_mib`` bound the memory). The run's
     observers (those recorded in its ``config.toml``) then receive the result
-    (``RunObserver.on_evaluation``).
+    (``RunObserver.on_evaluation``). It holds the run folder's writer lock meanwhile
+    (:func:`genmod.runs.lock.run_lock`): while another command writes the folder (a training)
+    it raises :class:`genmod.contract.errors.RunDirError` naming that process.
     """
     registry = registry or get_registry()
-    run = load_run(run_dir, registry)
-    config = dataclasses.replace(run.config, test_size=test_size, train_size=1)
-    _, data = load_dataset(config, registry, data_dir or run.meta.get("data_dir"))
-    eval_seed = run.config.eval_seed if seed is None else int(seed)
-    result = evaluate_log_likelihood(
-        run.model,
-        data.x_test,
-        data.y_test if run.model.condition_dim else None,
-        binarize=run.binarize,
-        num_samples=num_samples,
-        batch_size=batch_size,
-        chunk_size=chunk_size,
-        memory_budget_mib=memory_budget_mib,
-        seed=eval_seed,
-        binarize_batch_size=run.config.eval_batch_size,
-        progress=progress,
-    )
-    result = {"run_dir": str(run.run_dir), "binarize": run.binarize, "seed": eval_seed, **result}
-    tomlio.write_atomic(Path(run.run_dir) / EVALUATION_FILE, json.dumps(result, indent=2) + "\n")
-    build_observers(run.config.observers, registry).on_evaluation(result)
-    return result
+    # it writes evaluation.json: one writer per run folder (genmod.runs.lock)
+    with run_lock(run_dir, this_command("genmod.evaluate.run.evaluate_run")):
+        run = load_run(run_dir, registry)
+        config = dataclasses.replace(run.config, test_size=test_size, train_size=1)
+        _, data = load_dataset(config, registry, data_dir or run.meta.get("data_dir"))
+        eval_seed = run.config.eval_seed if seed is None else int(seed)
+        result = evaluate_log_likelihood(
+            run.model,
+            data.x_test,
+            data.y_test if run.model.condition_dim else None,
+            binarize=run.binarize,
+            num_samples=num_samples,
+            batch_size=batch_size,
+            chunk_size=chunk_size,
+            memory_budget_mib=memory_budget_mib,
+            seed=eval_seed,
+            binarize_batch_size=run.config.eval_batch_size,
+            progress=progress,
+        )
+        result = {
+            "run_dir": str(run.run_dir),
+            "binarize": run.binarize,
+            "seed": eval_seed,
+            **result,
+        }
+        tomlio.write_atomic(
+            Path(run.run_dir) / EVALUATION_FILE, json.dumps(result, indent=2) + "\n"
+        )
+        build_observers(run.config.observers, registry).on_evaluation(result)
+        return result

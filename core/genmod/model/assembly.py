@@ -184,4 +184,11 @@ def build_model(
         condition_dim=condition_dim,
     )
     model.build_variables()
+    from genmod.model.checks import check_assembled
+
+    names = {}
+    for kind in ("encoder", "posterior", "decoder", "likelihood", "prior"):
+        name = getattr(config, kind)
+        names[kind] = f"{name!r} (plugin {registry.get(kind, name).plugin!r})"
+    check_assembled(model, names)
     return Assembled(model, objective, binarize)

@@ -72,6 +72,22 @@ class ComponentSpec:
         return obj
 
 
+class ComponentClash(PluginError):
+    """Two plugins registered a component of the same kind under the same name.
+
+    ``existing`` is the spec registered first, ``spec`` the one refused. The plugin manager
+    collects every clash and reports them together, with advice that accounts for built-in
+    plugins and for what removing a plugin would take away."""
+
+    def __init__(self, existing: ComponentSpec, spec: ComponentSpec) -> None:
+        self.existing = existing
+        self.spec = spec
+        super().__init__(
+            f"the {spec.kind} name {spec.name!r} is registered by two plugins: "
+            f"{existing.plugin!r} and {spec.plugin!r}."
+        )
+
+
 class Registry:
     """All components registered by all loaded plugins, by kind and name."""
 
@@ -79,13 +95,11 @@ class Registry:
         self._specs: dict[str, dict[str, ComponentSpec]] = {kind: {} for kind in REGISTER_HOOKS}
 
     def add(self, spec: ComponentSpec) -> None:
+        """Add one component; a name already taken for its kind raises :class:`ComponentClash`
+        (the plugin manager turns it into an error with advice on how to resolve it)."""
         existing = self._specs[spec.kind].get(spec.name)
         if existing is not None:
-            raise PluginError(
-                f"the {spec.kind} name {spec.name!r} is registered by two plugins: "
-                f"{existing.plugin!r} and {spec.plugin!r}. Uninstall one of them or disable it "
-                f"with GENMOD_DISABLE_PLUGINS={spec.plugin}."
-            )
+            raise ComponentClash(existing, spec)
         self._specs[spec.kind][spec.name] = spec
 
     def names(self, kind: str) -> list[str]:
@@ -106,10 +120,17 @@ class Registry:
             ) from None
 
 
-def make_register(kind: str, plugin: str, registry: Registry, info: Any) -> Callable[..., None]:
+def make_register(
+    kind: str,
+    plugin: str,
+    registry: Registry,
+    info: Any,
+    clashes: list[ComponentClash] | None = None,
+) -> Callable[..., None]:
     """The ``register(name, factory, description="", options=())`` callback handed to one
     plugin's ``register_<kind>s`` hook; ``info`` (a :class:`~genmod.plugins.manager.PluginInfo`
-    or ``None``) collects what the plugin registered."""
+    or ``None``) collects what the plugin registered. With a ``clashes`` list, a name already
+    taken is appended to it (and the plugin's hook goes on) instead of raising."""
 
     def register(
         name: str,
@@ -134,7 +155,13 @@ def make_register(kind: str, plugin: str, registry: Registry, info: Any) -> Call
                 raise PluginError(
                     f"plugin {plugin!r}: options of {kind} {name!r} must be genmod.contract.Option"
                 )
-        registry.add(ComponentSpec(kind, name, factory, description, options, plugin))
+        try:
+            registry.add(ComponentSpec(kind, name, factory, description, options, plugin))
+        except ComponentClash as clash:
+            if clashes is None:
+                raise
+            clashes.append(clash)
+            return
         if info is not None:
             info.components.append((kind, name))
 

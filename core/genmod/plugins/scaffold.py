@@ -3,6 +3,10 @@
 The skeleton is a distribution ``genmod-NAME`` with the package ``genmod_NAME``: a light hook
 module registering one prior (``NAME-normal``, an isotropic normal with a ``scale`` option),
 the prior's implementation, and a pytest file that runs genmod's conformance kit on it.
+
+Names that would clash with genmod's built-in plugins are refused (:func:`reserved_names`):
+their entry-point names, their packages and the names of their components, read from the
+installed entry points.
 """
 
 from __future__ import annotations
@@ -129,9 +133,39 @@ def normalise_name(name: str) -> str:
     return base
 
 
+def reserved_names() -> set[str]:
+    """Plugin names ``genmod new-plugin`` refuses: those of genmod's built-in entry points
+    (``mlp``, ``priors``, ``learned-priors``, ...), of their packages (``builtins``, for
+    ``genmod_builtins``) and of their components (``bernoulli``, ``normal``, ...)."""
+    from genmod.plugins.manager import builtin_component_names, builtin_entry_points
+
+    names = set()
+    for ep in builtin_entry_points():
+        names.add(ep.name.replace("_", "-"))
+        package = ep.value.partition(":")[0].split(".")[0]
+        if package.startswith("genmod_"):
+            names.add(package.removeprefix("genmod_").replace("_", "-"))
+    return names | builtin_component_names()
+
+
+def check_not_reserved(base: str) -> None:
+    """A :class:`ConfigError` when the plugin ``base`` (normalised), its package or its
+    component ``base-normal`` would clash with a built-in entry point or component."""
+    reserved = reserved_names()
+    clashes = {base, f"{base}-normal"} & reserved
+    if clashes:
+        raise ConfigError(
+            f"{base!r} is reserved: {', '.join(repr(c) for c in sorted(clashes))} would clash "
+            "with genmod's built-in plugins, whose names a third-party plugin cannot take "
+            f"(reserved: {', '.join(sorted(reserved))}); choose another, such as 'my-{base}'."
+        )
+
+
 def write_skeleton(name: str, parent: Path) -> Path:
-    """Write ``parent/genmod-NAME`` and return it; an existing non-empty folder is refused."""
+    """Write ``parent/genmod-NAME`` and return it; an existing non-empty folder is refused,
+    and so is a name that would clash with a built-in plugin (:func:`check_not_reserved`)."""
     base = normalise_name(name)
+    check_not_reserved(base)
     values = {
         "name": base,
         "dist": f"genmod-{base}",

@@ -1,8 +1,9 @@
 """Layer 6, runs: the run folder on disk and what reads it back.
 
 Owns the folder's files and crash-safe writes (:mod:`~genmod.runs.folder`), checkpoints
-(:mod:`~genmod.runs.checkpoints`), TensorBoard events (:mod:`~genmod.runs.tensorboard`) and
-loading a trained run (:mod:`~genmod.runs.loading`). Its ``config.toml`` belongs to
-:mod:`genmod.config`. May import contract, config, plugins, data and model; ``folder`` and
-``tensorboard`` import no TensorFlow.
+(:mod:`~genmod.runs.checkpoints`), TensorBoard events (:mod:`~genmod.runs.tensorboard`),
+loading a trained run (:mod:`~genmod.runs.loading`) and the lock that allows one writer per
+run folder (:mod:`~genmod.runs.lock`). Its ``config.toml`` belongs to :mod:`genmod.config`.
+May import contract, config, plugins, data and model; ``folder``, ``lock`` and ``tensorboard``
+import no TensorFlow.
 """

@@ -10,6 +10,7 @@ Layout (format version 2; docs/runs.md describes it for users)::
     RUN/pictures/            PNG pictures (samples per epoch, samples.gif, reconstructions...)
     RUN/model/weights*       final model weights (tf.train.Checkpoint format)
     RUN/summary.json         status (running/finished/interrupted/diverged) and last metrics
+    RUN/.genmod.lock(.json)  the writer's lock and its holder (genmod.runs.lock)
 
 Every file is written so that a kill at any moment leaves either the old or the new version
 (temporary file + rename; metrics lines are appended whole or cut back). Nothing here imports
@@ -30,6 +31,7 @@ from genmod.config import toml as tomlio
 from genmod.config.files import CONFIG_FILE
 from genmod.config.settings import RunConfig
 from genmod.contract.errors import RunDirError
+from genmod.runs.lock import is_lock_file
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -50,15 +52,17 @@ def default_run_dir(config: RunConfig, root: Path = Path("runs")) -> Path:
     return candidate
 
 
-def prepare_run_dir(path: Path, *, overwrite: bool) -> Path:
-    """Create ``path`` for a new run; refuse a non-empty folder unless ``overwrite``.
+def _contents(path: Path) -> list[Path]:
+    """What a folder holds, apart from the writer's lock (:mod:`genmod.runs.lock`)."""
+    return [p for p in path.iterdir() if not is_lock_file(p.name)]
 
-    ``overwrite`` only ever deletes a previous genmod run (a folder with ``config.toml``).
-    """
+
+def check_new_run_dir(path: Path, *, overwrite: bool) -> None:
+    """Refuse ``path`` for a new run as :func:`prepare_run_dir` would, touching nothing."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise RunDirError(f"the output path {str(path)!r} exists and is not a folder.")
-    if path.exists() and any(path.iterdir()):
+    if path.exists() and _contents(path):
         if not overwrite:
             raise RunDirError(
                 f"the output folder {str(path)!r} exists and is not empty. Choose another --out, "
@@ -69,7 +73,21 @@ def prepare_run_dir(path: Path, *, overwrite: bool) -> Path:
                 f"--overwrite refused: {str(path)!r} is not empty and does not look like a "
                 f"genmod run (no {CONFIG_FILE}); genmod will not delete it."
             )
-        shutil.rmtree(path)
+
+
+def prepare_run_dir(path: Path, *, overwrite: bool) -> Path:
+    """Create ``path`` for a new run; refuse a non-empty folder unless ``overwrite``.
+
+    ``overwrite`` only ever deletes a previous genmod run (a folder with ``config.toml``); the
+    writer's lock files stay (the caller holds that lock, :func:`genmod.runs.lock.run_lock`).
+    """
+    path = Path(path)
+    check_new_run_dir(path, overwrite=overwrite)
+    for entry in _contents(path) if path.exists() else []:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -120,9 +138,12 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
         line = line.strip()
         if line:
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 break  # a line cut by a crash: everything before it is good
+            if not isinstance(record, dict):
+                break  # not a line genmod wrote: stop trusting the file there
+            records.append(record)
     return records
 
 
@@ -134,6 +155,7 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
     """``summary.json`` as a dict ({} when missing or unreadable)."""
     path = Path(run_dir) / SUMMARY_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        summary = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return summary if isinstance(summary, dict) else {}

@@ -16,7 +16,16 @@ from genmod.contract.errors import ConfigError, RunDirError
 from genmod.model.assembly import build_model
 from genmod.plugins import Registry, get_registry
 from genmod.runs import folder as rundir
-from genmod.runs.checkpoints import checkpoint_prefixes, model_checkpoint
+from genmod.runs.checkpoints import (
+    READ_ERRORS,
+    CorruptCheckpoint,
+    checkpoint_files,
+    checkpoint_prefixes,
+    compare_model,
+    first_line,
+    model_checkpoint,
+    verify_files,
+)
 from genmod.runs.trust import check_links
 
 
@@ -53,15 +62,53 @@ def load_run(
         raise RunDirError(f"{str(run_dir)!r}: config.toml lacks data_shape.")
     assembled = build_model(config, registry, data_shape, int(meta.get("condition_dim", 0)))
     weights = _weights_prefix(run_dir, checkpoint)
+    _verify_weights(run_dir, checkpoint, weights, assembled.model)
     try:
         reader = model_checkpoint(assembled.model).read(str(weights))
         reader.expect_partial().assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError) as exc:
+    except READ_ERRORS as exc:
         raise RunDirError(
-            f"{str(run_dir)!r}: the {checkpoint} weights ({weights.name}) cannot be read: "
-            f"{str(exc).strip().splitlines()[0][:200]}"
+            f"{str(run_dir)!r}: the {checkpoint} weights ({_names(weights)}) cannot be read: "
+            f"{first_line(exc)}"
         ) from None
     return LoadedRun(run_dir, config, meta, assembled.model)
+
+
+def _names(prefix: Path) -> str:
+    return ", ".join(str(p) for p in checkpoint_files(prefix))
+
+
+def _verify_weights(run_dir: Path, which: str, prefix: Path, model) -> None:
+    """Check the weights' files before reading them: against their manifest (when they have
+    one), else by reading every tensor. A :class:`RunDirError` names the damaged file."""
+    what = f"{str(run_dir)!r}: the {which} weights"
+    try:
+        verified = verify_files(prefix) is not None
+    except CorruptCheckpoint as exc:
+        raise RunDirError(f"{what} are corrupt: {exc}. Copy the run again.") from None
+    index = Path(str(prefix) + ".index")
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        shapes = reader.get_variable_to_shape_map()
+    except READ_ERRORS as exc:
+        raise RunDirError(
+            f"{what} cannot be read: {index} is truncated or corrupt ({first_line(exc)})."
+        ) from None
+    if not verified:
+        try:
+            for key in shapes:
+                reader.get_tensor(key)
+        except READ_ERRORS as exc:
+            data = ", ".join(str(p) for p in checkpoint_files(prefix)[1:]) or f"{prefix}.data-*"
+            raise RunDirError(
+                f"{what} cannot be read: {data} is truncated or corrupt ({first_line(exc)})."
+            ) from None
+    detail = compare_model(reader, model.variables)
+    if detail:
+        raise RunDirError(
+            f"{what} ({prefix}) do not match the model its config.toml describes: {detail}. "
+            "Was config.toml edited after training?"
+        )
 
 
 def _weights_prefix(run_dir: Path, which: str) -> Path:

@@ -37,6 +37,7 @@ __all__ = [
     "check_likelihood",
     "check_likelihood_normalised",
     "check_objective",
+    "check_observer",
     "check_options",
     "check_posterior",
     "check_prior",

@@ -29,6 +29,7 @@ from genmod.contract.components import (
 )
 from genmod.contract.errors import ConfigError, PluginError
 from genmod.data import Dataset, DatasetArrays, declared_data_shape, load_checked
+from genmod.model.checks import untracked_variables
 from genmod.plugins import Registry
 from genmod.testing.errors import ConformanceError, require
 from genmod.testing.options import check_options, lookup
@@ -145,45 +146,9 @@ def _inputs(data_shape: Sequence[int], batch: int, condition_dim: int, seed: int
     return x, condition
 
 
-def _untracked_variables(component: Any) -> list[str]:
-    """Attribute paths of variables reachable from ``component`` that Keras does not track
-    (they would be missing from the model's variables: never trained, saved or restored)."""
-    tracked = set()
-    for var in getattr(component, "variables", []):
-        tracked.add(id(var))
-        tracked.add(id(getattr(var, "value", None)))
-    found: list[str] = []
-    seen: set[int] = set()
-    skip = (tf.Tensor, np.ndarray, type, str, bytes, int, float, bool, Callable)
-
-    def walk(value: Any, path: str, depth: int) -> None:
-        if id(value) in seen or depth > 8:
-            return
-        seen.add(id(value))
-        if isinstance(value, (tf.Variable, keras.Variable)):
-            if id(value) not in tracked:
-                found.append(path)
-            return
-        if isinstance(value, skip) and not isinstance(value, (keras.layers.Layer, tf.Module)):
-            return
-        if isinstance(value, dict):
-            items = [(f"{path}[{k!r}]", v) for k, v in value.items()]
-        elif isinstance(value, (list, tuple, set)):
-            items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
-        elif hasattr(value, "__dict__"):
-            items = [(f"{path}.{k}", v) for k, v in vars(value).items()]
-        else:
-            return
-        for sub_path, sub in items:
-            walk(sub, sub_path, depth + 1)
-
-    walk(component, type(component).__name__, 0)
-    return found
-
-
 def _check_tracked(who: str, component: Any) -> None:
     """Fail a component holding variables that the assembled model would not track."""
-    hidden = _untracked_variables(component)
+    hidden = untracked_variables(component)
     require(
         not hidden,
         who,
@@ -462,6 +427,30 @@ def check_posterior(
     params = tf.random.stateless_normal([batch_size, size], seed=[19, 20])
     q = family(params)
     _check_distribution(q, who, "the distribution", [batch_size], [family.latent_dim])
+    try:
+        # log q at points q did not sample: a flow needs its bijector's inverse for these
+        other = family(params).log_prob(tf.zeros([batch_size, family.latent_dim]) + 0.5)
+        # and with a leading sample dimension, as importance sampling (genmod evaluate) does
+        stacked = family(params).log_prob(tf.zeros([5, batch_size, family.latent_dim]) + 0.25)
+    except NotImplementedError as exc:
+        raise ConformanceError(
+            f"{who}: q.log_prob(z) fails for a z that q did not sample ({exc}); genmod evaluate "
+            "and the kit need log q at any z: give a flow's bijectors an inverse "
+            "(_inverse and _inverse_log_det_jacobian)"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - reported as a contract failure
+        raise ConformanceError(
+            f"{who}: q.log_prob fails for z of shape [5, {batch_size}, {family.latent_dim}] (a "
+            f"leading sample dimension, as genmod evaluate uses): {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200]}"
+        ) from exc
+    require(
+        _shape(other) == (batch_size,) and _shape(stacked) == (5, batch_size),
+        who,
+        f"log_prob gives shapes {list(_shape(other))} and {list(_shape(stacked))} for z of "
+        f"shapes [{batch_size}, D] and [5, {batch_size}, D]; expected [{batch_size}] and "
+        f"[5, {batch_size}]",
+    )
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(params)
         q = family(params)
@@ -623,6 +612,55 @@ def check_dataset(
 # -- by registered name -------------------------------------------------------------------
 
 
+def check_observer(
+    name: str,
+    options: Mapping[str, Any] | None = None,
+    *,
+    registry: Registry | None = None,
+    run_dir: str | Path | None = None,
+) -> None:
+    """A registered run observer builds from its declared options into a
+    :class:`~genmod.contract.observers.RunObserver` and handles every event of a short run
+    (start, two epochs with checkpoints, an evaluation, the end) without raising. Events are
+    given a temporary run folder unless ``run_dir`` is given. (``check_component("observer",
+    name)`` calls this.)"""
+    from genmod.contract.observers import RunObserver
+    from genmod.contract.options import resolve_options
+    from genmod.plugins import get_registry
+
+    registry = registry or get_registry()
+    try:
+        spec = registry.get("observer", name)
+    except ConfigError as exc:
+        raise ConformanceError(f"observer {name!r} is not registered: {exc}") from None
+    who = f"observer {name!r} (plugin {spec.plugin!r})"
+    try:
+        values = resolve_options(spec.options, dict(options or {}), who, from_strings=False)
+    except ConfigError as exc:
+        raise ConformanceError(f"{who}: its options do not validate: {exc}") from None
+    observer = _built(lambda: spec.load()(**values), RunObserver, who)
+    metrics = {"epoch": 1, "train_loss": 150.0, "test_elbo": -140.0, "train_seconds": 1.0}
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(run_dir) if run_dir is not None else Path(folder)
+        events = [
+            ("on_run_start", lambda: observer.on_run_start({"latent_dim": 2}, root, False)),
+            ("on_epoch_end", lambda: observer.on_epoch_end(1, dict(metrics))),
+            ("on_checkpoint", lambda: observer.on_checkpoint(root / "ckpt-1", 1, False)),
+            ("on_epoch_end", lambda: observer.on_epoch_end(2, {**metrics, "epoch": 2})),
+            ("on_checkpoint", lambda: observer.on_checkpoint(root / "best" / "ckpt-2", 2, True)),
+            ("on_evaluation", lambda: observer.on_evaluation({"run_dir": str(root), "nll": 90.0})),
+            ("on_run_end", lambda: observer.on_run_end("finished", None)),
+        ]
+        for event, call in events:
+            try:
+                call()
+            except Exception as exc:  # noqa: BLE001 - reported as a contract failure
+                raise ConformanceError(
+                    f"{who}: {event} raised {type(exc).__name__}: {exc} (genmod would disable "
+                    "the observer for the rest of the run)"
+                ) from exc
+
+
 def check_component(
     kind: str,
     name: str,
@@ -648,6 +686,9 @@ def check_component(
     ``data_dir``: datasets are also loaded from there. Each build first seeds Keras' global
     random generators with 0 (``keras.utils.set_random_seed``), so verdicts are repeatable.
     """
+    if kind == "observer":
+        check_observer(name, options, registry=registry)
+        return
     registry, spec = lookup(kind, name, registry)
     values = check_options(kind, name, options, registry=registry)
     who = f"{kind} {name!r} (plugin {spec.plugin!r})"

@@ -40,8 +40,11 @@ from genmod.runs.checkpoints import (
     CHECKPOINT_PREFIX,
     checkpoint_prefixes,
     export_weights,
+    moved_aside,
+    remove_orphan_manifests,
     remove_temporary_checkpoints,
     restore_newest_readable,
+    write_manifest,
 )
 from genmod.runs.trust import check_checkpoint_state, check_links
 from genmod.train.signals import StopFlag
@@ -168,12 +171,28 @@ class RunLoop:
             check_checkpoint_state(directory, self.run_dir)
         remove_temporary_checkpoints(self.checkpoint_dir)
         if not checkpoint_prefixes(self.checkpoint_dir):
+            aside = moved_aside(self.checkpoint_dir)
+            if aside:  # never start again silently over checkpoints that exist
+                raise RunDirError(
+                    f"every checkpoint of {str(self.run_dir)!r} was moved aside as corrupt "
+                    f"(into {str(self.checkpoint_dir / 'unreadable')!r}: "
+                    f"{', '.join(p.name for p in aside)}); genmod will not start the run again "
+                    "from scratch. Put good copies of them back into the checkpoints folder, or "
+                    "start afresh with `genmod run --overwrite`."
+                )
             # killed before the first checkpoint: the model was rebuilt from the run's seed,
             # so starting over is the same run
             self.log("no checkpoint was saved yet: starting the run from the beginning")
             self.history = rundir.keep_metrics_up_to(self.run_dir, 0)
             return
-        prefix = restore_newest_readable(self.checkpoint, self.checkpoint_dir, self.log)
+        prefix = restore_newest_readable(
+            self.checkpoint,
+            self.checkpoint_dir,
+            self.log,
+            settings=self.config.to_dict(),
+            model_variables=self.model.variables,
+            run_dir=self.run_dir,
+        )
         epoch, step = int(self.epoch.numpy()), int(self.step_in_epoch.numpy())
         where = f"epoch {epoch}" + (f" + {step} steps" if step else "")
         self.log(f"resuming from {prefix.name} ({where} done)")
@@ -298,8 +317,8 @@ class RunLoop:
                 if validation is not None and validation > float(self.best_validation.numpy()):
                     self.best_validation.assign(validation)
                     self.best_epoch.assign(epoch)
-                    saved.append((best_manager.save(checkpoint_number=step), True))
-                saved.append((manager.save(checkpoint_number=step), False))
+                    saved.append((self._save(best_manager, step), True))
+                saved.append((self._save(manager, step), False))
             with writing("summary", self.run_dir, epoch):
                 self._write_summary("running")
             self.log(self._epoch_line(record))
@@ -309,13 +328,20 @@ class RunLoop:
             if stop.requested and epoch < config.epochs:
                 self._save_interrupted(manager, epoch + 1, 0, stop, saved=True)
 
+    def _save(self, manager: tf.train.CheckpointManager, step: int) -> str:
+        """Save a checkpoint, then its manifest (checksums, settings; verified on resume)."""
+        path = manager.save(checkpoint_number=step)
+        write_manifest(Path(path), self.config.to_dict())
+        remove_orphan_manifests(Path(manager.directory))
+        return path
+
     def _save_interrupted(self, manager, epoch: int, done: int, stop: StopFlag, *, saved=False):
         name = signal.Signals(stop.signal_number).name
         if not saved:
             self.step_in_epoch.assign(done)
             self.epoch_sums.assign(self.trainer.epoch_sums)
             with writing("checkpoint", self.run_dir, epoch - 1):
-                path = manager.save(checkpoint_number=self.trainer.step_count)
+                path = self._save(manager, self.trainer.step_count)
             self.observers.on_checkpoint(path, epoch - 1, False)
         self._write_summary("interrupted")
         where = (
@@ -396,7 +422,7 @@ class RunLoop:
     def _finish(self) -> None:
         epochs_done = int(self.epoch.numpy())
         with writing("final model", self.run_dir, epochs_done):
-            export_weights(self.model, self.run_dir)
+            export_weights(self.model, self.run_dir, self.config.to_dict())
         with writing("final pictures", self.run_dir, epochs_done):
             write_final_pictures(self.model, self.splits.train, self.run_dir, self.binarize)
         with writing("summary", self.run_dir, epochs_done):

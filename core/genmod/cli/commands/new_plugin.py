@@ -26,6 +26,10 @@ def new_plugin(name: str, parent: str) -> None:
     It holds a pyproject.toml declaring the `genmod` entry point, a light hook module
     registering one prior (NAME-normal), the prior itself, and a test that runs genmod's
     conformance kit. Next: pip install -e 'genmod-NAME[test]' and run pytest in it.
+
+    Names that would clash with genmod's built-in plugins (their entry points such as mlp or
+    priors, the package genmod_builtins, component names such as bernoulli) are refused, since
+    a third-party plugin can never take a built-in's place.
     """
     from genmod.plugins.scaffold import write_skeleton
 

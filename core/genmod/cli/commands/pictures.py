@@ -2,11 +2,14 @@
 
 Each loads the run folder's exported model (``--checkpoint`` picks the best or latest
 training checkpoint instead), writes one PNG and prints its path (``--json``: a JSON object).
+Writing into the run folder (the default ``RUN/pictures/``) holds its writer lock
+(:mod:`genmod.runs.lock`); a picture written elsewhere with ``--out`` reads the run only.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +24,7 @@ CHECKPOINTS = click.Choice(["final", "best", "latest"])
 
 def _common(default_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = _locked(func, f"genmod {Path(default_name).stem}")
         func = click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")(func)
         func = click.option(
             "--checkpoint",
@@ -42,6 +46,25 @@ def _common(default_name: str) -> Callable[[Callable[..., Any]], Callable[..., A
     return decorate
 
 
+def _locked(func: Callable[..., Any], command: str) -> Callable[..., Any]:
+    """``func`` holding the run folder's writer lock when its picture goes into the folder
+    (the default ``RUN/pictures/``); with ``--out`` elsewhere it is a reader and locks nothing."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from genmod.runs.lock import run_lock, this_command
+        from genmod.runs.trust import is_inside
+
+        run_dir, out_file = Path(kwargs["run_dir"]), kwargs.get("out_file")
+        if out_file and not is_inside(run_dir, Path(out_file)):
+            return func(*args, **kwargs)
+        hint = "Pass --out FILE to write the picture elsewhere meanwhile."
+        with run_lock(run_dir, this_command(command), hint=hint):
+            return func(*args, **kwargs)
+
+    return handle_errors(wrapper)
+
+
 def _load(run_dir: str, checkpoint: str):
     quiet_tensorflow()
     from genmod.runs.loading import load_run
@@ -49,14 +72,30 @@ def _load(run_dir: str, checkpoint: str):
     return load_run(run_dir, checkpoint=checkpoint)
 
 
-def _test_data(run, data_dir: str | None, start: int = 0, count: int | None = None):
+def _test_data(
+    run,
+    data_dir: str | None,
+    start: int = 0,
+    count: int | None = None,
+    *,
+    option: str = "--start",
+    needed: int = 1,
+):
     """The run's test items ``start`` to ``start + count`` (all from ``start`` when ``count``
-    is None) as numpy arrays (images, labels; labels None for unlabelled data)."""
+    is None) as numpy arrays (images, labels; labels None for unlabelled data). At least
+    ``needed`` items must exist from ``start`` on, else a ConfigError naming ``option``."""
+    from genmod.contract.errors import ConfigError
     from genmod.model.assembly import load_dataset
     from genmod.plugins import get_registry
 
     config = dataclasses.replace(run.config, train_size=None, test_size=None)
     _, arrays = load_dataset(config, get_registry(), data_dir or run.meta.get("data_dir"))
+    total = len(arrays.x_test)
+    if start + needed > total:
+        raise ConfigError(
+            f"{option} {start} is past the test set: it has {total} images and this picture "
+            f"needs {needed} from {option}; choose {option} between 0 and {max(total - needed, 0)}."
+        )
     stop = None if count is None else start + count
     y = None if arrays.y_test is None else arrays.y_test[start:stop]
     return arrays.x_test[start:stop], y
@@ -108,7 +147,7 @@ def reconstruct(run_dir, out_file, checkpoint, as_json, data_dir, count, start) 
     run = _load(run_dir, checkpoint)
     from genmod.pictures import figures as visuals
 
-    x, y = _test_data(run, data_dir, start, count)
+    x, y = _test_data(run, data_dir, start, count, needed=1)
     path = visuals.reconstruction_picture(
         run.model, x, y, _out(run_dir, out_file, "reconstruct.png"), binarize=run.binarize, n=count
     )
@@ -127,7 +166,7 @@ def interpolate(run_dir, out_file, checkpoint, as_json, data_dir, pairs, steps, 
     run = _load(run_dir, checkpoint)
     from genmod.pictures import figures as visuals
 
-    x, y = _test_data(run, data_dir, start)
+    x, y = _test_data(run, data_dir, start, needed=2 * pairs)
     path = visuals.interpolation_picture(
         run.model,
         x,
@@ -152,7 +191,7 @@ def traverse(run_dir, out_file, checkpoint, as_json, data_dir, steps, index, max
     run = _load(run_dir, checkpoint)
     from genmod.pictures import figures as visuals
 
-    x, y = _test_data(run, data_dir, index)
+    x, y = _test_data(run, data_dir, index, option="--index")
     path = visuals.traversal_picture(
         run.model,
         x,

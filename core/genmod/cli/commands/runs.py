@@ -12,6 +12,7 @@ from genmod.cli.common import handle_errors
 from genmod.config import files as config_files
 from genmod.contract.errors import GenmodError
 from genmod.runs import folder as rundir
+from genmod.runs import lock as runlock
 
 #: the components of a model, in the order ``genmod runs`` shows them
 SPEC_KINDS = ("dataset", "encoder", "decoder", "likelihood", "prior", "posterior", "objective")
@@ -48,19 +49,23 @@ def describe_run(path: Path) -> dict[str, Any]:
         config, meta = config_files.read_config(path)
     except GenmodError as exc:
         return {**info, "status": "unreadable", "error": str(exc)}
+    except (OSError, ValueError) as exc:  # unreadable bytes: the run is marked, not fatal
+        return {**info, "status": "unreadable", "error": f"{type(exc).__name__}: {exc}"}
     summary = rundir.read_summary(path)
     metrics = rundir.read_metrics(path)
     last = metrics[-1] if metrics else {}
     status = summary.get("status", "running" if metrics else "started")
     if status == "running":
-        status = "running or killed"  # a killed run never got to say so
+        # a killed run never got to say so; its writer's lock record tells (genmod.runs.lock)
+        writer = runlock.holder_state(path)
+        status = {"held": "running", "dead": "killed"}.get(writer or "", "running or killed")
     spec = model_spec(config)
     info.update(
         {
             "model": model_text(spec),
             "spec": spec,
             "status": status,
-            "epochs_done": int(last.get("epoch", 0)),
+            "epochs_done": _count(last.get("epoch", 0)),
             "epochs": config.epochs,
             "test_elbo": last.get("test_elbo"),
             "validation_elbo": last.get("validation_elbo"),
@@ -80,6 +85,17 @@ def describe_run(path: Path) -> dict[str, Any]:
     return info
 
 
+def _describe_or_mark(path: Path) -> dict[str, Any]:
+    """:func:`describe_run`, or the run marked ``broken`` when its files hold values genmod
+    never writes (a crafted or damaged folder must not stop the listing)."""
+    try:
+        info = describe_run(path)
+        json.dumps(info)  # what --json prints must be printable
+        return info
+    except Exception as exc:  # noqa: BLE001 - any damage is reported on the run's own line
+        return {"run": str(path), "status": "broken", "error": f"{type(exc).__name__}: {exc}"}
+
+
 def find_runs(folder: Path) -> list[Path]:
     """``folder`` itself if it is a run, else its sub-folders that are runs (sorted by name)."""
     if (folder / config_files.CONFIG_FILE).exists():
@@ -87,6 +103,11 @@ def find_runs(folder: Path) -> list[Path]:
     return sorted(
         p for p in folder.iterdir() if p.is_dir() and (p / config_files.CONFIG_FILE).exists()
     )
+
+
+def _count(value: Any) -> int:
+    """A count from a file of the run (0 when it is not a non-negative integer)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def _number(value: Any) -> str:
@@ -116,7 +137,7 @@ def runs(folder: str, as_json: bool) -> None:
     root = Path(folder)
     if not root.is_dir():
         raise GenmodError(f"{folder!r} is not a folder.")
-    infos = [describe_run(p) for p in find_runs(root)]
+    infos = [_describe_or_mark(p) for p in find_runs(root)]
     if as_json:
         click.echo(json.dumps(infos, indent=2))
         return

@@ -101,3 +101,62 @@ def test_genmod_runs_lists_healthy_runs_and_marks_broken_ones(tmp_path, finished
     assert "garbage-config" in result.output and "unreadable" in result.output
     listed = json.loads(invoke("runs", root, "--json").output)
     assert {Path(i["run"]).name for i in listed} == set(names)
+
+
+def test_files_of_a_run_follow_the_umask(tmp_path, mnist_dir):
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        out = tmp_path / "masked"
+        result = invoke(
+            "run", "--encoder", "mlp", "--encoder-opt", "hidden=8", "--decoder-opt", "hidden=8",
+            "--latent-dim", "2", "--epochs", "1", "--train-size", "64", "--test-size", "20",
+            "--validation-size", "0", "--data-dir", mnist_dir, "--out", out, "--quiet",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+    finally:
+        os.umask(old)
+    for name in ("config.toml", "metrics.jsonl", "summary.json", "pictures/latent.png"):
+        mode = stat.S_IMODE((out / name).stat().st_mode)
+        assert mode == 0o640, f"{name}: {oct(mode)}"
+
+
+def test_ctrl_c_stops_a_long_evaluation_within_two_seconds(finished_run, mnist_dir):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    genmod = Path(sys.executable).parent / "genmod"
+    process = subprocess.Popen(
+        [str(genmod), "evaluate", str(finished_run), "-k", "5000", "--data-dir", str(mnist_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    time.sleep(15)  # TensorFlow is imported and the evaluation is under way
+    assert process.poll() is None, process.communicate()
+    sent = time.perf_counter()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert time.perf_counter() - sent < 2.0
+    assert process.returncode == 130
+    assert "Interrupted: the evaluation stopped" in err and "Traceback" not in err
+    assert not (finished_run / "evaluation.json").exists()
+
+
+def test_a_run_refused_after_its_folder_was_made_does_not_block_the_retry(tmp_path, mnist_dir):
+    out = tmp_path / "retry"
+    small = [
+        "--epochs", "1", "--train-size", "64", "--test-size", "20", "--validation-size", "0",
+        "--data-dir", mnist_dir, "--out", out, "--quiet", "--latent-dim", "2",
+    ]  # fmt: skip
+    refused = invoke("run", "--encoder", "cmlp", "--prior", "vampprior", *small)
+    assert "cannot be used with a conditional encoder" in one_clear_line(refused)
+    again = invoke("run", "--encoder", "mlp", "--encoder-opt", "hidden=8", "--decoder-opt",
+                   "hidden=8", *small)  # fmt: skip
+    assert again.exit_code == 0, again.output

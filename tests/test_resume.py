@@ -196,3 +196,16 @@ def test_older_and_newer_formats_and_other_data_are_refused(tmp_path, mnist_dir)
     with pytest.raises(RunDirError, match="only format 2 runs can be resumed"):
         resume(tmp_path / "r", epochs=2)
     load_run(tmp_path / "r")  # an older run can still be loaded and sampled from
+
+
+def test_disk_full_when_the_tensorboard_writer_opens_is_a_clear_error(
+    tmp_path, mnist_dir, monkeypatch
+):
+    import tensorflow as tf
+
+    def full(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+
+    monkeypatch.setattr(tf.summary, "create_file_writer", full)
+    with pytest.raises(RunDirError, match="disk is full: writing the TensorBoard events"):
+        train(tiny(epochs=1), data_dir=mnist_dir, out_dir=tmp_path / "r")

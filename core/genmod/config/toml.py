@@ -78,10 +78,20 @@ def _bare_or_quoted(key: str) -> str:
     return json.dumps(key)
 
 
+def file_mode() -> int:
+    """The permission bits a new file gets under the user's umask (0o666 & ~umask), as
+    ``open()`` gives; temporary files (``mkstemp``: 0o600) are set to this before the rename
+    so that every file genmod writes follows the umask like other tools' outputs."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that a crash leaves either the old or the new file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.fchmod(fd, file_mode())
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from genmod.config.toml import file_mode
 from genmod.contract.errors import DataError
 from genmod.data.idx import sha256
 
@@ -49,6 +50,7 @@ def download_verified(
             continue
         target = destination / filename
         fd, tmp = tempfile.mkstemp(dir=destination, prefix=f".{filename}.")
+        os.fchmod(fd, file_mode())
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from genmod.config.toml import file_mode
+
 #: ten colours that stay apart for the ten digit classes (Tableau 10)
 LABEL_COLOURS = (
     (31, 119, 180),
@@ -64,6 +66,7 @@ def _atomic_save(path: Path, save) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.fchmod(fd, file_mode())
     os.close(fd)
     try:
         save(tmp)

@@ -100,7 +100,7 @@ def disk_full(exc: BaseException) -> bool:
 def append_line(path: Path, line: str) -> None:
     """Append one line to ``path`` whole, or not at all: a failed write is cut back."""
     data = (line.rstrip("\n") + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # & ~umask
     try:
         size = os.fstat(fd).st_size
         try:

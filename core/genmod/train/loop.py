@@ -252,7 +252,8 @@ class RunLoop:
                 f"the run has finished all {self.config.epochs} epochs; nothing to train "
                 "(pass --epochs to train further). Rewriting the final model and pictures."
             )
-        writer = tf.summary.create_file_writer(str(self.run_dir / rundir.TENSORBOARD_DIR))
+        with writing("TensorBoard events", self.run_dir, int(self.epoch.numpy())):
+            writer = tf.summary.create_file_writer(str(self.run_dir / rundir.TENSORBOARD_DIR))
         stop = StopFlag()
         try:
             with stop.installed():

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import click
 
-from genmod.cli.common import handle_errors, quiet_tensorflow, run_data_dir_option
+from genmod.cli.common import (
+    handle_errors,
+    quiet_tensorflow,
+    run_data_dir_option,
+    run_interruptibly,
+)
 from genmod.cli.progress import ProgressDisplay, progress_enabled
 
 
@@ -94,16 +99,19 @@ def evaluate(
     from genmod.evaluate.run import evaluate_run
 
     with ProgressDisplay(progress_enabled(quiet=quiet or as_json), unit="images") as display:
-        result = evaluate_run(
-            Path(run_dir),
-            num_samples=samples,
-            batch_size=batch_size,
-            chunk_size=chunk_size,
-            memory_budget_mib=memory_budget,
-            test_size=test_size,
-            seed=seed,
-            data_dir=data_dir,
-            progress=lambda done, total: display.update(done, total, f"log p(x), K={samples}"),
+        result = run_interruptibly(
+            lambda: evaluate_run(
+                Path(run_dir),
+                num_samples=samples,
+                batch_size=batch_size,
+                chunk_size=chunk_size,
+                memory_budget_mib=memory_budget,
+                test_size=test_size,
+                seed=seed,
+                data_dir=data_dir,
+                progress=lambda done, total: display.update(done, total, f"log p(x), K={samples}"),
+            ),
+            what="the evaluation",
         )
     if as_json:
         click.echo(json.dumps(result, indent=2))

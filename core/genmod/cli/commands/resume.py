@@ -28,7 +28,10 @@ def resume(
     """Continue the run in RUN_DIR where its last checkpoint left it.
 
     Metrics continue without duplicates; on the CPU the result is the same, weight for
-    weight, as a run that was never interrupted. An unreadable checkpoint is reported and the
-    previous one is used.
+    weight, as a run that was never interrupted. Checkpoints are verified against their
+    recorded checksums before any work: a corrupt one is reported, moved into
+    checkpoints/unreadable/ and the previous one is used; a config.toml edited since the
+    checkpoint is refused and every file left as it was. One writer at a time: a resume of a
+    run that another process is writing is refused, naming it.
     """
     resume_run(run_dir, epochs=epochs, data_dir=data_dir, quiet=quiet, as_json=as_json)

@@ -31,6 +31,10 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=None)
     parser.add_argument("--encoder", default="cnn")
     parser.add_argument("--objective", default="elbo")
+    parser.add_argument("--posterior", default="diagonal", help="e.g. iaf")
+    parser.add_argument(
+        "--posterior-opt", action="append", default=[], metavar="KEY=VALUE", help="e.g. steps=4"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=100, help="test images per batch")
     parser.add_argument("--chunk-size", type=int, default=20, help="samples decoded at once")
@@ -47,11 +51,16 @@ def main() -> None:
         likelihood="bernoulli",
         binarize="dynamic",
         objective=args.objective,
+        posterior=args.posterior,
+        posterior_options=dict(pair.split("=", 1) for pair in args.posterior_opt),
         epochs=args.epochs,
         seed=args.seed,
         train_size=args.train_size,
     )
     started = time.perf_counter()
+    from genmod.plugins import get_registry
+
+    config = config.resolve(get_registry(), from_strings=True)  # --posterior-opt strings
     result = train(
         config,
         data_dir=args.data_dir,
@@ -73,6 +82,8 @@ def main() -> None:
     report = {
         "encoder": args.encoder,
         "objective": args.objective,
+        "posterior": args.posterior,
+        "posterior_options": config.posterior_options,
         "epochs": args.epochs,
         "test_elbo_full_test_set": result.test["elbo"],
         "nll_iwae": evaluation["nll"],
@@ -94,7 +105,8 @@ def main() -> None:
     }
     print(json.dumps(report, indent=2))
     print(
-        f"{args.encoder} VAE, {args.epochs} epochs ({train_seconds:.0f}s): test ELBO "
+        f"{args.encoder} VAE ({args.posterior} posterior), {args.epochs} epochs "
+        f"({train_seconds:.0f}s): test ELBO "
         f"{result.test['elbo']:.2f} nats on all test images; NLL (IWAE, K={args.samples}, "
         f"{evaluation['test_size']} images) {evaluation['nll']:.2f} nats, ELBO on the same "
         f"images {evaluation['elbo']:.2f} ({eval_seconds:.0f}s); "

@@ -122,8 +122,6 @@ def train(
         if data_dir is not None:
             meta["data_dir"] = str(Path(data_dir).expanduser().resolve())
         settings.write_config(run_dir, config, meta)
-        # only the process that writes the run folder tells the observers about it
-        observers = build_observers(config.observers, registry) if worker_output.chief else None
         loop = RunLoop(
             run_dir,
             config,
@@ -132,7 +130,7 @@ def train(
             log=log,
             progress=progress,
             strategy=strategy,
-            observers=observers,
+            observers=_observers_of(config, registry, worker_output.chief),
         )
         history = loop.run()
     worker_output.cleanup()  # a non-chief worker's temporary folder is deleted
@@ -168,9 +166,11 @@ def resume(
         else contextlib.nullcontext()
     )
     with lock:
+        # before restore() reads or moves any checkpoint; RunLoop checks again right before
+        # the checkpoint managers (which delete what a state file lists) are made
         for directory in (
             run_dir / rundir.CHECKPOINT_DIR,
-            run_dir / rundir.CHECKPOINT_DIR / "best",
+            run_dir / rundir.CHECKPOINT_DIR / rundir.BEST_DIR,
         ):
             check_checkpoint_state(directory, run_dir)
         if epochs is not None:
@@ -213,7 +213,7 @@ def resume(
             log=log,
             progress=progress,
             strategy=strategy,
-            observers=_observers_of(config, registry, strategy),
+            observers=_observers_of(config, registry, is_chief(strategy)),
         )
         loop.restore()  # verifies the checkpoint: only then may config.toml change
         if epochs is not None:
@@ -226,9 +226,10 @@ def resume(
         return RunResult(run_dir, config, assembled.model, history)
 
 
-def _observers_of(config: RunConfig, registry: Registry, strategy: Any) -> ObserverList:
-    """The run's observers, on the process that writes the run folder only."""
-    return build_observers(config.observers, registry) if is_chief(strategy) else ObserverList()
+def _observers_of(config: RunConfig, registry: Registry, chief: bool) -> ObserverList:
+    """The run's observers on the process that writes the run folder (``chief``), none on
+    the other workers of a cluster."""
+    return build_observers(config.observers, registry) if chief else ObserverList()
 
 
 def meta_for_write(meta: dict[str, Any]) -> dict[str, Any]:

@@ -46,7 +46,7 @@ from genmod.runs.checkpoints import (
     restore_newest_readable,
     write_manifest,
 )
-from genmod.runs.trust import check_checkpoint_state, check_links
+from genmod.runs.trust import check_checkpoint_state
 from genmod.train.signals import StopFlag
 from genmod.train.splits import Splits
 from genmod.train.trainer import Trainer, TrainingDiverged
@@ -166,9 +166,6 @@ class RunLoop:
     def restore(self) -> None:
         """Continue from the newest readable checkpoint; cut metrics back to its epochs."""
         self.resumed = True
-        check_links(self.run_dir)  # before any file of the folder is read, moved or written
-        for directory in (self.checkpoint_dir, self.best_dir):
-            check_checkpoint_state(directory, self.run_dir)
         remove_temporary_checkpoints(self.checkpoint_dir)
         if not checkpoint_prefixes(self.checkpoint_dir):
             aside = moved_aside(self.checkpoint_dir)

@@ -159,7 +159,9 @@ def test_commands_hook_adds_a_cli_command():
     assert result.output.strip() == "hello from a plugin"
 
 
-@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["run", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["plugins"], ["run", "--help"], ["recipes"], ["recipes", "cnn-iaf"]]
+)
 def test_listing_does_not_import_tensorflow(args):
     code = (
         "import sys\n"

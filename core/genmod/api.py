@@ -63,11 +63,17 @@ class RunResult:
     config: RunConfig
     model: Any
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: the epoch whose weights ``model`` holds (the best one after early stopping)
+    model_epoch: int | None = None
 
     @property
     def test(self) -> dict[str, float]:
-        """The last epoch's test metrics: elbo, reconstruction, kl (nats per item)."""
+        """The test metrics of the model's epoch (the last epoch, or the best one after early
+        stopping): elbo, reconstruction, kl (nats per item)."""
         last = self.history[-1]
+        for record in self.history:
+            if record.get("epoch") == self.model_epoch:
+                last = record
         return {k[len("test_") :]: v for k, v in last.items() if k.startswith("test_")}
 
 
@@ -84,8 +90,12 @@ def train(
     registry: Registry | None = None,
     log: Callable[[str], None] | None = None,
     progress: Callable[[int, int, int, dict[str, float]], None] | None = None,
+    recipe: str | None = None,
 ) -> RunResult:
     """Train a model described by ``config`` and write a run folder (docs/runs.md).
+
+    ``recipe``: the ``name@version`` of the recipe the config came from (recorded in the run's
+    ``config.toml``; see :mod:`genmod.config.recipes`).
 
     ``progress(epoch, steps_done, steps_per_epoch, running_means)`` is called during each
     epoch; ``log`` receives one line per epoch. The observers named in ``config.observers``
@@ -117,6 +127,7 @@ def train(
             "resolved_binarize": assembled.binarize,
             "data_shape": list(data.data_shape),
             "condition_dim": int(assembled.model.condition_dim),
+            **({"recipe": recipe} if recipe else {}),
             "data_fingerprint": splits.fingerprint(),
         }
         if data_dir is not None:
@@ -134,7 +145,7 @@ def train(
         )
         history = loop.run()
     worker_output.cleanup()  # a non-chief worker's temporary folder is deleted
-    return RunResult(run_dir, config, assembled.model, history)
+    return RunResult(run_dir, config, assembled.model, history, loop.model_epoch)
 
 
 def resume(
@@ -223,7 +234,7 @@ def resume(
                 run_dir, dataclasses.replace(config, observers=kept), meta_for_write(meta)
             )
         history = loop.run()
-        return RunResult(run_dir, config, assembled.model, history)
+        return RunResult(run_dir, config, assembled.model, history, loop.model_epoch)
 
 
 def _observers_of(config: RunConfig, registry: Registry, chief: bool) -> ObserverList:

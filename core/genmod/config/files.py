@@ -27,6 +27,7 @@ META_KEYS = (
     "condition_dim",
     "data_dir",
     "data_fingerprint",
+    "recipe",  # a run: the recipe it came from ("name@version"); a recipe file: its [recipe]
 )
 #: older run-folder formats that can still be loaded (sampled from), but not resumed
 READABLE_FORMATS = (1, CONFIG_FORMAT_VERSION)
@@ -111,6 +112,8 @@ def _check_meta(meta: dict[str, Any], source: str) -> None:
         raise bad("condition_dim", "an integer >= 0")
     if meta.get("resolved_binarize", "dynamic") not in ("dynamic", "static", "none"):
         raise bad("resolved_binarize", "one of dynamic, static, none")
+    if "recipe" in meta and not isinstance(meta["recipe"], (str, dict)):
+        raise bad("recipe", 'a string ("name@version") or a [recipe] table')
     for key in ("data_dir", "data_fingerprint", "genmod_version"):
         if key in meta and not isinstance(meta[key], str):
             raise bad(key, "a string")

@@ -22,6 +22,8 @@ BINARIZATIONS = ("auto", "dynamic", "static", "none")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
 #: accepted values of :attr:`RunConfig.strategy` (``tf.distribute`` strategies)
 STRATEGIES = ("default", "mirrored", "multiworker")  # see genmod.train.distribute
+#: accepted values of :attr:`RunConfig.lr_schedule` (see genmod.train.schedules)
+LR_SCHEDULES = ("constant", "exponential", "cosine", "plateau")
 #: the format version of the ``config.toml`` that this genmod writes
 CONFIG_FORMAT_VERSION = 2  # 2: validation split, checkpoint position, pictures
 
@@ -56,6 +58,13 @@ class RunConfig:
     Evaluation: ``eval_batch_size`` (items), ``eval_seed`` (the fixed seeds of the test ELBO).
     Speed and scale: ``precision`` (:data:`PRECISIONS`), ``strategy`` (:data:`STRATEGIES`),
     ``jit_compile`` (XLA). ``observers``: observer name -> its options.
+    Schedules (:mod:`genmod.train.schedules`): ``lr_schedule`` (:data:`LR_SCHEDULES`),
+    ``lr_decay_rate`` (the factor per ``lr_decay_epochs`` for ``exponential``, per reduction for
+    ``plateau``), ``lr_decay_epochs`` (epochs of the decay; 0: the run's ``epochs``, fixed when
+    the run starts), ``lr_min`` (the floor), ``lr_patience`` (``plateau``: epochs without a
+    better validation ELBO before a reduction), ``early_stopping_patience`` (epochs without a
+    better validation ELBO before the run stops; 0: never), ``clip_grad_norm`` (the largest
+    global gradient norm; 0: no clipping).
     """
 
     dataset: str = "mnist"
@@ -89,6 +98,14 @@ class RunConfig:
     precision: str = "float32"
     strategy: str = "default"
     jit_compile: bool = False
+    # Learning-rate schedules, early stopping, gradient clipping: see genmod.train.schedules.
+    lr_schedule: str = "constant"
+    lr_decay_rate: float = 0.5
+    lr_decay_epochs: int = 0  # 0: the run's epochs (resolve() fixes the number)
+    lr_min: float = 0.0
+    lr_patience: int = 5
+    early_stopping_patience: int = 0  # 0: never stop early
+    clip_grad_norm: float = 0.0  # 0: no clipping
     # Run observers (issue: observers): name -> options, see genmod.contract.observers.
     # Not part of the model; old config.toml files without the table load as "none".
     observers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -181,6 +198,7 @@ class RunConfig:
             "one of " + ", ".join(STRATEGIES),
         )
         need(isinstance(self.jit_compile, bool), "jit-compile", self.jit_compile, "true or false")
+        self._validate_schedule(need, integer)
         need(
             isinstance(self.observers, dict)
             and all(
@@ -196,6 +214,67 @@ class RunConfig:
                 name,
                 getattr(self, name),
                 "a component name",
+            )
+
+    def _validate_schedule(self, need, integer) -> None:
+        def number(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+
+        need(
+            self.lr_schedule in LR_SCHEDULES,
+            "lr-schedule",
+            self.lr_schedule,
+            "one of " + ", ".join(LR_SCHEDULES),
+        )
+        need(
+            number(self.lr_decay_rate) and 0 < self.lr_decay_rate < 1,
+            "lr-decay-rate",
+            self.lr_decay_rate,
+            "a number in (0, 1) (the factor the learning rate is multiplied by)",
+        )
+        need(
+            integer(self.lr_decay_epochs) and self.lr_decay_epochs >= 0,
+            "lr-decay-epochs",
+            self.lr_decay_epochs,
+            "an integer >= 0 (0: the run's --epochs)",
+        )
+        need(
+            number(self.lr_min) and 0 <= self.lr_min < self.learning_rate,
+            "lr-min",
+            self.lr_min,
+            f"a number in [0, --learning-rate {self.learning_rate!r})",
+        )
+        need(
+            integer(self.lr_patience) and self.lr_patience >= 1,
+            "lr-patience",
+            self.lr_patience,
+            "an integer >= 1 (epochs)",
+        )
+        need(
+            integer(self.early_stopping_patience) and self.early_stopping_patience >= 0,
+            "early-stopping",
+            self.early_stopping_patience,
+            "an integer >= 0 (epochs without a better validation ELBO; 0: never stop early)",
+        )
+        need(
+            number(self.clip_grad_norm) and 0 <= self.clip_grad_norm < float("inf"),
+            "clip-grad-norm",
+            self.clip_grad_norm,
+            "a finite number >= 0 (0: no clipping)",
+        )
+        needs_validation = [
+            option
+            for option, used in (
+                ("--lr-schedule plateau", self.lr_schedule == "plateau"),
+                ("--early-stopping", self.early_stopping_patience > 0),
+            )
+            if used
+        ]
+        if needs_validation and self.validation_size == 0:
+            raise ConfigError(
+                f"{' and '.join(needs_validation)} watch the validation ELBO, but "
+                "--validation-size is 0; give a validation split (for example "
+                "--validation-size 5000, the default)."
             )
 
     def resolve(
@@ -224,6 +303,9 @@ class RunConfig:
                     + "."
                 )
             resolved.decoder = resolved.encoder
+        if resolved.lr_schedule in ("exponential", "cosine") and resolved.lr_decay_epochs == 0:
+            # fixed when the run starts, so `resume --epochs N` does not bend the curve
+            resolved.lr_decay_epochs = resolved.epochs
         for kind, (name_field, options_field) in COMPONENT_FIELDS.items():
             spec = registry.get(kind, getattr(resolved, name_field))
             values = resolve_options(

@@ -41,6 +41,26 @@ def merge(
     return values
 
 
+def overlay(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    """Settings of a config file (``layer``) over those of a recipe (``base``), with the rule of
+    :func:`merge`: a component's options from ``base`` are dropped when ``layer`` names another
+    component of that kind."""
+    values = {**base, **layer}
+    for name_field, options_field in COMPONENT_FIELDS.values():
+        kept = dict(base.get(options_field, {}))
+        if name_field in layer and layer[name_field] != base.get(name_field):
+            kept = {}
+        options = {**kept, **layer.get(options_field, {})}
+        if options or options_field in values:
+            values[options_field] = options
+    if "observers" in base or "observers" in layer:
+        observers = {name: dict(opts) for name, opts in base.get("observers", {}).items()}
+        for name, opts in layer.get("observers", {}).items():
+            observers[name] = {**observers.get(name, {}), **opts}
+        values["observers"] = observers
+    return values
+
+
 def conflicts(stored: RunConfig, wanted: RunConfig, keys: set[str]) -> list[str]:
     """The settings among ``keys`` where ``wanted`` differs from the ``stored`` run (both
     resolved); ``epochs`` may change on resume and is never a conflict."""
@@ -93,9 +113,11 @@ def from_command_line(
     file: ConfigFile | None = None,
     *,
     registry: Registry,
+    recipe: ConfigFile | None = None,
 ) -> tuple[RunConfig, set[str]]:
     """The resolved :class:`RunConfig` from ``genmod run`` parameters over an optional config
-    file, and the settings the user gave (in the file or explicitly on the command line).
+    file over an optional recipe's settings, and the settings the user gave (in the recipe,
+    the file or explicitly on the command line).
 
     ``explicit`` names the parameters given on the command line (or by environment); the
     others are click's defaults, which a config file overrides. ``None``: all given.
@@ -117,7 +139,9 @@ def from_command_line(
         )
     defaults = {k: params[k] for k in scalar_keys}
     defaults.update({name: params[name] for name, _ in COMPONENT_FIELDS.values()})
-    file_values = file.values if file is not None else {}
+    file_values = overlay(
+        recipe.values if recipe is not None else {}, file.values if file is not None else {}
+    )
     values = merge(defaults, file_values, given)
     chosen, observer_opts = parse_observers(
         params.get("observer_names"), params.get("observer_opts")

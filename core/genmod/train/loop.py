@@ -38,15 +38,19 @@ from genmod.runs import folder as rundir
 from genmod.runs import tensorboard
 from genmod.runs.checkpoints import (
     CHECKPOINT_PREFIX,
+    CorruptCheckpoint,
     checkpoint_prefixes,
     export_weights,
+    model_checkpoint,
     moved_aside,
     remove_orphan_manifests,
     remove_temporary_checkpoints,
     restore_newest_readable,
+    verify_files,
     write_manifest,
 )
 from genmod.runs.trust import check_checkpoint_state
+from genmod.train.schedules import make_schedule, plateau_update, should_stop_early
 from genmod.train.signals import StopFlag
 from genmod.train.splits import Splits
 from genmod.train.trainer import Trainer, TrainingDiverged
@@ -124,13 +128,14 @@ class RunLoop:
             data.y_train,
             binarize=assembled.binarize,
             batch_size=config.batch_size,
-            learning_rate=config.learning_rate,
+            learning_rate=lambda steps_per_epoch: make_schedule(config, steps_per_epoch),
             seed=config.seed,
             steps_per_execution=config.steps_per_execution,
             # A strategy's default (one-device) instance needs no replica machinery.
             strategy=None if config.strategy == "default" else strategy,
             precision=config.precision,
             jit_compile=config.jit_compile,
+            clip_grad_norm=config.clip_grad_norm,
         )
         m = len(self.trainer.metric_names)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
@@ -139,6 +144,9 @@ class RunLoop:
         self.epoch_sums = tf.Variable(np.zeros(m), dtype=tf.float64, trainable=False)
         self.best_validation = tf.Variable(-np.inf, dtype=tf.float64, trainable=False)
         self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        # the epoch of the last reduce-on-plateau step (checkpointed only for that schedule, so
+        # checkpoints of runs without it keep the layout older genmod versions wrote)
+        self.lr_reduced_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         # Variables are tracked as ordered lists: Keras 3 layer names are process-global
         # counters, so name-based matching would not survive a restart; construction order does.
         self.checkpoint = tf.train.Checkpoint(
@@ -152,6 +160,10 @@ class RunLoop:
             best_validation=self.best_validation,
             best_epoch=self.best_epoch,
         )
+        if config.lr_schedule == "plateau":
+            self.checkpoint.lr_reduced_epoch = self.lr_reduced_epoch
+        self.stopped_early = False
+        self.model_epoch: int | None = None  # the epoch whose weights the run's model holds
         self.checkpoint_dir = self.run_dir / rundir.CHECKPOINT_DIR
         self.best_dir = self.checkpoint_dir / rundir.BEST_DIR
         self.history: list[dict[str, Any]] = []
@@ -262,6 +274,8 @@ class RunLoop:
 
     def _epochs(self, manager, best_manager, writer, stop: StopFlag) -> None:
         config, trainer = self.config, self.trainer
+        if int(self.step_in_epoch.numpy()) == 0 and self._stops_early(int(self.epoch.numpy())):
+            return  # a resumed run that had already stopped early
         for epoch in range(int(self.epoch.numpy()) + 1, config.epochs + 1):
             start_step = int(self.step_in_epoch.numpy())
             if start_step == 0:
@@ -312,9 +326,14 @@ class RunLoop:
             saved: list[tuple[str, bool]] = []
             with writing("checkpoint", self.run_dir, done_before):
                 validation = record.get("validation_elbo")
-                if validation is not None and validation > float(self.best_validation.numpy()):
+                improved = validation is not None and validation > float(
+                    self.best_validation.numpy()
+                )
+                if improved:
                     self.best_validation.assign(validation)
                     self.best_epoch.assign(epoch)
+                self._reduce_on_plateau(epoch)  # before saving: the checkpoint holds the rate
+                if improved:
                     saved.append((self._save(best_manager, step), True))
                 saved.append((self._save(manager, step), False))
             with writing("summary", self.run_dir, epoch):
@@ -323,8 +342,41 @@ class RunLoop:
             self.observers.on_epoch_end(epoch, record)
             for path, best in saved:
                 self.observers.on_checkpoint(path, epoch, best)
+            if self._stops_early(epoch):
+                return
             if stop.requested and epoch < config.epochs:
                 self._save_interrupted(manager, epoch + 1, 0, stop, saved=True)
+
+    def _reduce_on_plateau(self, epoch: int) -> None:
+        current = self.trainer.learning_rate
+        reduced = plateau_update(
+            self.config,
+            epoch=epoch,
+            best_epoch=int(self.best_epoch.numpy()),
+            last_reduction=int(self.lr_reduced_epoch.numpy()),
+            current=current,
+        )
+        if reduced is None:
+            return
+        self.trainer.set_learning_rate(reduced)
+        self.lr_reduced_epoch.assign(epoch)
+        self.log(
+            f"epoch {epoch}: no better validation ELBO for {self.config.lr_patience} epoch(s); "
+            f"learning rate {current:.3g} -> {reduced:.3g}"
+        )
+
+    def _stops_early(self, epoch: int) -> bool:
+        best = int(self.best_epoch.numpy())
+        if not should_stop_early(self.config, epoch=epoch, best_epoch=best):
+            return False
+        self.stopped_early = True
+        self.log(
+            f"early stopping after epoch {epoch}: no better validation ELBO for "
+            f"{epoch - best} epoch(s) (patience {self.config.early_stopping_patience}); the "
+            f"run's model is the best checkpoint, epoch {best} (validation ELBO "
+            f"{float(self.best_validation.numpy()):.2f} nats)"
+        )
+        return True
 
     def _save(self, manager: tf.train.CheckpointManager, step: int) -> str:
         """Save a checkpoint, then its manifest (checksums, settings; verified on resume)."""
@@ -366,6 +418,7 @@ class RunLoop:
         test = self.evaluator(data.train.x_test, data.train.y_test)
         record.update({f"test_{k}": v for k, v in test.items()})
         steps = self.trainer.steps_per_epoch - start_step
+        record["learning_rate"] = self.trainer.learning_rate
         record["train_seconds"] = round(train_seconds, 3)
         record["images_per_second"] = round(
             steps * self.trainer.batch_size / max(train_seconds, 1e-9), 1
@@ -419,12 +472,31 @@ class RunLoop:
     # ----------------------------------------------------------------------------- finish
     def _finish(self) -> None:
         epochs_done = int(self.epoch.numpy())
+        self.model_epoch = epochs_done
+        if self.config.early_stopping_patience and int(self.best_epoch.numpy()):
+            self._restore_best_weights()
         with writing("final model", self.run_dir, epochs_done):
             export_weights(self.model, self.run_dir, self.config.to_dict())
         with writing("final pictures", self.run_dir, epochs_done):
             write_final_pictures(self.model, self.splits.train, self.run_dir, self.binarize)
         with writing("summary", self.run_dir, epochs_done):
             self._write_summary("finished")
+
+    def _restore_best_weights(self) -> None:
+        """Load the best checkpoint's model weights (verified against its manifest): with
+        early stopping, the run's model is the best epoch's, not the last one's."""
+        prefixes = checkpoint_prefixes(self.best_dir)
+        if not prefixes:
+            return
+        try:
+            verify_files(prefixes[0])
+        except CorruptCheckpoint as exc:
+            raise RunDirError(
+                f"the best checkpoint of {str(self.run_dir)!r} is corrupt ({exc}); the run's "
+                "model could not be set to it. Its epoch checkpoints are intact."
+            ) from None
+        model_checkpoint(self.model).read(str(prefixes[0])).expect_partial()
+        self.model_epoch = int(self.best_epoch.numpy())
 
     def _write_summary(self, status: str, message: str | None = None) -> None:
         best_epoch = int(self.best_epoch.numpy())
@@ -440,6 +512,10 @@ class RunLoop:
                 else None
             ),
         }
+        if self.stopped_early:
+            summary["stopped_early"] = True
+        if self.model_epoch is not None and status == "finished":
+            summary["model_epoch"] = self.model_epoch
         if message:
             summary["message"] = message
         rundir.write_summary(self.run_dir, summary)

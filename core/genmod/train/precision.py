@@ -39,9 +39,17 @@ def precision_policy(name: str) -> Iterator[None]:
         keras.config.set_dtype_policy(previous)
 
 
-def make_optimizer(learning_rate: float, precision: str) -> keras.optimizers.Optimizer:
-    """Adam, wrapped in a dynamic :class:`LossScaleOptimizer` for ``mixed_float16``."""
-    optimizer = keras.optimizers.Adam(learning_rate)
+def make_optimizer(
+    learning_rate, precision: str, *, clip_grad_norm: float = 0.0
+) -> keras.optimizers.Optimizer:
+    """Adam, wrapped in a dynamic :class:`LossScaleOptimizer` for ``mixed_float16``.
+
+    ``learning_rate``: a number or a Keras ``LearningRateSchedule`` of the optimizer step.
+    ``clip_grad_norm`` > 0 clips the gradients to that global norm (of the unscaled gradients
+    under loss scaling) before Adam sees them.
+    """
+    clip = {"global_clipnorm": float(clip_grad_norm)} if clip_grad_norm else {}
+    optimizer = keras.optimizers.Adam(learning_rate, **clip)
     if check_precision(precision) == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer

@@ -33,7 +33,10 @@ class Trainer:
     ``strategy``: a ``tf.distribute`` strategy whose scope the model was built in (``None``: no
     replication). ``batch_size`` is then the global batch, split evenly across replicas.
     ``precision``: the Keras policy the model was built under (``mixed_float16`` adds loss
-    scaling). ``jit_compile``: compile each optimizer step with XLA.
+    scaling). ``jit_compile``: compile each optimizer step with XLA. ``learning_rate``: a
+    number, or a callable that takes the steps per epoch and returns a number or a Keras
+    ``LearningRateSchedule`` (see :func:`genmod.train.schedules.make_schedule`).
+    ``clip_grad_norm`` > 0: clip gradients to that global norm.
     """
 
     def __init__(
@@ -45,12 +48,13 @@ class Trainer:
         *,
         binarize: str,
         batch_size: int,
-        learning_rate: float,
+        learning_rate,
         seed: int,
         steps_per_execution: int = 50,
         strategy: tf.distribute.Strategy | None = None,
         precision: str = "float32",
         jit_compile: bool = False,
+        clip_grad_norm: float = 0.0,
     ) -> None:
         n = int(images.shape[0])
         if batch_size > n:
@@ -87,7 +91,9 @@ class Trainer:
             )
         self.variables = list(model.trainable_variables)
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            self.optimizer = make_optimizer(learning_rate, precision)
+            if callable(learning_rate):  # a schedule of the step, given steps per epoch
+                learning_rate = learning_rate(self.steps_per_epoch)
+            self.optimizer = make_optimizer(learning_rate, precision, clip_grad_norm=clip_grad_norm)
             self.optimizer.build(self.variables)
         # The generator lives outside the strategy scope: it is only used in the cross-replica
         # part of a step, and every worker draws the same numbers from the same seed.
@@ -98,6 +104,17 @@ class Trainer:
             step = tf.function(step, jit_compile=True, reduce_retracing=True)
         self._compiled_step = step
         self._train_chunk = tf.function(self._train_chunk_eager)
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate of the next step (after the schedule), per step."""
+        inner = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        return float(tf.convert_to_tensor(inner.learning_rate).numpy())
+
+    def set_learning_rate(self, value: float) -> None:
+        """Set a constant learning rate (reduce-on-plateau); a checkpointed optimizer variable."""
+        inner = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        inner.learning_rate.assign(float(value))
 
     @property
     def step_count(self) -> int:

@@ -10,6 +10,7 @@ from genmod.cli.commands.evaluate import evaluate
 from genmod.cli.commands.new_plugin import new_plugin
 from genmod.cli.commands.pictures import interpolate, reconstruct, sample, traverse
 from genmod.cli.commands.plugins import plugins
+from genmod.cli.commands.recipes import recipes
 from genmod.cli.commands.resume import resume
 from genmod.cli.commands.run import run
 from genmod.cli.commands.runs import runs
@@ -25,6 +26,7 @@ BUILTIN_COMMANDS = (
     interpolate,
     traverse,
     plugins,
+    recipes,
     new_plugin,
 )
 

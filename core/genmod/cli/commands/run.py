@@ -12,6 +12,7 @@ from genmod.cli.common import DEFAULTS, handle_errors, quiet_tensorflow
 from genmod.cli.training import resume_run, run_with_display
 from genmod.config import (
     COMPONENT_FIELDS,
+    LR_SCHEDULES,
     PRECISIONS,
     STRATEGIES,
     RunConfig,
@@ -20,6 +21,7 @@ from genmod.config import (
     read_config,
     read_config_file,
 )
+from genmod.config.recipes import get_recipe
 from genmod.contract.errors import ConfigError
 from genmod.plugins import KINDS, get_manager
 
@@ -45,6 +47,70 @@ def _component_options(func: Callable[..., Any]) -> Callable[..., Any]:
             metavar="NAME",
             help=f"The {kind} to use, by registered name.{extra}",
         )(func)
+    return func
+
+
+def _schedule_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--lr-schedule and its settings, --early-stopping, --clip-grad-norm (see
+    genmod.train.schedules)."""
+    options = [
+        click.option(
+            "--lr-schedule",
+            type=click.Choice(LR_SCHEDULES),
+            default=DEFAULTS.lr_schedule,
+            show_default=True,
+            help="Learning-rate schedule: constant; exponential (x --lr-decay-rate every "
+            "--lr-decay-epochs); cosine (to --lr-min over --lr-decay-epochs); plateau (x "
+            "--lr-decay-rate after --lr-patience epochs without a better validation ELBO).",
+        ),
+        click.option(
+            "--lr-decay-rate",
+            type=float,
+            default=DEFAULTS.lr_decay_rate,
+            show_default=True,
+            help="Factor in (0, 1) of the exponential and plateau schedules.",
+        ),
+        click.option(
+            "--lr-decay-epochs",
+            type=int,
+            default=DEFAULTS.lr_decay_epochs,
+            show_default=True,
+            help="Epochs of the exponential/cosine decay (0: --epochs, fixed at the start).",
+        ),
+        click.option(
+            "--lr-min",
+            type=float,
+            default=DEFAULTS.lr_min,
+            show_default=True,
+            help="The learning rate never goes below this.",
+        ),
+        click.option(
+            "--lr-patience",
+            type=int,
+            default=DEFAULTS.lr_patience,
+            show_default=True,
+            help="plateau: epochs without a better validation ELBO before a reduction.",
+        ),
+        click.option(
+            "--early-stopping",
+            "early_stopping_patience",
+            type=int,
+            default=DEFAULTS.early_stopping_patience,
+            show_default=True,
+            metavar="PATIENCE",
+            help="Stop after this many epochs without a better validation ELBO; the run's "
+            "model is then the best checkpoint (0: never stop early).",
+        ),
+        click.option(
+            "--clip-grad-norm",
+            type=float,
+            default=DEFAULTS.clip_grad_norm,
+            show_default=True,
+            help="Clip gradients to this global norm (0: no clipping).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
     return func
 
 
@@ -85,8 +151,9 @@ def _component_options(func: Callable[..., Any]) -> Callable[..., Any]:
     type=float,
     default=DEFAULTS.learning_rate,
     show_default=True,
-    help="Adam learning rate.",
+    help="Adam learning rate (the start of --lr-schedule).",
 )
+@_schedule_options
 @click.option(
     "--seed",
     type=int,
@@ -143,6 +210,14 @@ def _component_options(func: Callable[..., Any]) -> Callable[..., Any]:
     default=DEFAULTS.checkpoints_to_keep,
     show_default=True,
     help="How many of the latest checkpoints to keep (the best one is kept apart).",
+)
+@click.option(
+    "--recipe",
+    "recipe_name",
+    metavar="NAME",
+    default=None,
+    help="Start from a shipped recipe (`genmod recipes` lists them); --config and options "
+    "given on the command line override it.",
 )
 @click.option(
     "--config",
@@ -225,7 +300,14 @@ def run(**params: Any) -> None:
         in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
     }
     file = read_config_file(params["config_file"]) if params["config_file"] else None
-    config, given_keys = from_command_line(params, explicit, file, registry=get_manager().registry)
+    recipe = get_recipe(params["recipe_name"]) if params["recipe_name"] else None
+    config, given_keys = from_command_line(
+        params,
+        explicit,
+        file,
+        registry=get_manager().registry,
+        recipe=recipe.settings if recipe else None,
+    )
     data_dir = params["data_dir"] if "data_dir" in explicit else None
     if data_dir is None and file is not None:
         data_dir = file.data_dir
@@ -253,6 +335,7 @@ def run(**params: Any) -> None:
             overwrite=params["overwrite"],
             log=log,
             progress=progress,
+            recipe=recipe.label if recipe else None,
         ),
         quiet=params["quiet"],
         as_json=params["as_json"],

@@ -40,6 +40,7 @@ def test_every_registered_component_conforms(kind, name, request):
 def test_networks_conform_with_a_condition_and_non_default_options(kind):
     check_component(kind, "mlp", {"hidden": (6, 5), "activation": "tanh"}, condition_dim=3)
     check_component(kind, "cnn", {"filters": (4, 8), "kernel_size": 5}, condition_dim=3)
+    check_component(kind, "residual", {"width": 4, "blocks": 1, "stages": 3}, condition_dim=3)
 
 
 def _plugin(**hooks):

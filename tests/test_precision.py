@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from genmod.api import train
 from genmod.config import RunConfig
+from genmod.contract.errors import ConfigError
 from genmod.model.assembly import build_model
 from genmod.plugins import get_registry
 from genmod.train.precision import make_optimizer, precision_policy
@@ -104,3 +105,58 @@ def test_bad_precision_or_strategy_names_the_option(field, value, option):
 
     with pytest.raises(ConfigError, match=option):
         RunConfig(**{field: value}).validate_scalars()
+
+
+# ------------------------------------------------------------------------ --precision auto
+def test_hardware_bfloat16_reads_the_cpu_flags(tmp_path, monkeypatch):
+    from genmod.train import precision
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    with_bf16 = tmp_path / "cpuinfo-bf16"
+    with_bf16.write_text("processor : 0\nflags : fpu sse2 avx512f avx512_bf16 avx2\n")
+    plain = tmp_path / "cpuinfo-plain"
+    plain.write_text("processor : 0\nflags : fpu sse2 avx512f avx2\n")
+    assert precision.hardware_bfloat16(str(with_bf16)) == "CPU with avx512_bf16"
+    assert precision.hardware_bfloat16(str(plain)) is None
+    assert precision.hardware_bfloat16(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize(
+    "native, expected", [("CPU with amx_bf16", "mixed_bfloat16"), (None, "float32")]
+)
+def test_auto_chooses_bfloat16_only_on_native_hardware(monkeypatch, native, expected):
+    from genmod.train import precision
+
+    monkeypatch.setattr(precision, "hardware_bfloat16", lambda *a: native)
+    lines: list[str] = []
+    assert precision.choose_precision("auto", lines.append) == expected
+    assert lines and expected in lines[0] and "--precision float32" in lines[0]
+    assert precision.choose_precision("float32") == "float32"  # explicit choices stay
+    with pytest.raises(ConfigError, match="accepted policies"):
+        precision.check_precision("auto")  # a policy must be chosen before building
+
+
+def test_a_run_records_the_policy_auto_chose_and_resumes_with_it(tmp_path, mnist_dir, monkeypatch):
+    from genmod.api import resume
+    from genmod.config import read_config
+    from genmod.train import precision
+
+    monkeypatch.setattr(precision, "hardware_bfloat16", lambda *a: "CPU with avx512_bf16")
+    config = RunConfig(
+        encoder="mlp",
+        latent_dim=2,
+        epochs=1,
+        train_size=256,
+        test_size=64,
+        validation_size=64,
+        batch_size=64,
+        precision="auto",
+    )
+    logs: list[str] = []
+    train(config, data_dir=mnist_dir, out_dir=tmp_path / "r", log=logs.append)
+    assert read_config(tmp_path / "r")[0].precision == "mixed_bfloat16"
+    assert any(line.startswith("--precision auto: mixed_bfloat16") for line in logs)
+    monkeypatch.setattr(precision, "hardware_bfloat16", lambda *a: None)  # another machine
+    resumed = resume(tmp_path / "r", epochs=2)
+    assert read_config(tmp_path / "r")[0].precision == "mixed_bfloat16"
+    assert resumed.model.encoder.compute_dtype == "bfloat16"

@@ -38,7 +38,7 @@ from genmod.runs.lock import run_lock, this_command
 from genmod.runs.trust import check_checkpoint_state, check_links
 from genmod.train.distribute import WorkerOutput, is_chief, make_strategy
 from genmod.train.loop import RunLoop, TrainingInterrupted
-from genmod.train.precision import precision_policy
+from genmod.train.precision import choose_precision, precision_policy
 from genmod.train.splits import load_splits
 from genmod.train.trainer import TrainingDiverged
 
@@ -111,6 +111,8 @@ def train(
     # The strategy comes before any other TensorFlow work (multi-worker needs that); only the
     # chief writes into `out`, other workers into a temporary folder.
     strategy = make_strategy(config.strategy)
+    # `auto` becomes a policy now, and config.toml records that policy (resume keeps it)
+    config = dataclasses.replace(config, precision=choose_precision(config.precision, log))
     splits = load_splits(config, registry, data_dir)
     data = splits.train
     condition_dim = condition_dim_for(config, registry, data)  # before the run folder exists

@@ -19,7 +19,9 @@ if TYPE_CHECKING:  # the registry lives in a layer above; config only calls its 
 #: accepted values of :attr:`RunConfig.binarize` (``auto``: from the likelihood's support)
 BINARIZATIONS = ("auto", "dynamic", "static", "none")
 #: accepted values of :attr:`RunConfig.precision` (Keras dtype policies)
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
+#: (Keras dtype policies; ``auto``: chosen from the hardware when the run starts, see
+#: :func:`genmod.train.precision.choose_precision`)
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 #: accepted values of :attr:`RunConfig.strategy` (``tf.distribute`` strategies)
 STRATEGIES = ("default", "mirrored", "multiworker")  # see genmod.train.distribute
 #: accepted values of :attr:`RunConfig.lr_schedule` (see genmod.train.schedules)

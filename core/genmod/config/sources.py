@@ -63,11 +63,14 @@ def overlay(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
 
 def conflicts(stored: RunConfig, wanted: RunConfig, keys: set[str]) -> list[str]:
     """The settings among ``keys`` where ``wanted`` differs from the ``stored`` run (both
-    resolved); ``epochs`` may change on resume and is never a conflict."""
+    resolved); ``epochs`` may change on resume and is never a conflict, nor is
+    ``precision = "auto"`` (the run recorded the policy it chose)."""
     found = []
     for f in dataclasses.fields(RunConfig):
         if f.name in keys and f.name != "epochs":
             old, new = getattr(stored, f.name), getattr(wanted, f.name)
+            if f.name == "precision" and new == "auto":
+                continue  # the run recorded the policy that `auto` chose for it
             if old != new:
                 found.append(f"{f.name} (run: {old!r}, given: {new!r})")
     return found

@@ -19,9 +19,65 @@ from genmod.contract.errors import ConfigError
 
 
 def check_precision(name: str) -> str:
-    if name not in PRECISIONS:
-        raise ConfigError(f"--precision got {name!r}; accepted: {', '.join(PRECISIONS)}.")
+    """``name`` if it is a Keras policy genmod accepts, else a :class:`ConfigError`."""
+    if name not in PRECISIONS or name == "auto":
+        accepted = ", ".join(p for p in PRECISIONS if p != "auto")
+        raise ConfigError(f"--precision got {name!r}; accepted policies: {accepted}.")
     return name
+
+
+_CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def _cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def hardware_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> str | None:
+    """Why this machine computes bfloat16 natively (``"GPU ... compute capability 8.0"``,
+    ``"CPU with avx512_bf16"``), or ``None`` when it does not.
+
+    GPUs count from compute capability 8.0 (Ampere) on; CPUs when ``/proc/cpuinfo`` lists
+    AVX512_BF16 or AMX-BF16 (other systems: never). With several GPUs, all must qualify.
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capabilities = [
+            tf.config.experimental.get_device_details(gpu).get("compute_capability") or (0, 0)
+            for gpu in gpus
+        ]
+        if min(capabilities) >= (8, 0):
+            major, minor = min(capabilities)
+            return f"GPU with compute capability {major}.{minor}"
+        return None
+    flags = _cpu_flags(cpuinfo) & set(_CPU_BF16_FLAGS)
+    return f"CPU with {', '.join(sorted(flags))}" if flags else None
+
+
+def choose_precision(requested: str, log=None) -> str:
+    """The Keras policy for ``requested``: itself, or for ``auto`` ``mixed_bfloat16`` where
+    :func:`hardware_bfloat16` finds native bfloat16 units and ``float32`` elsewhere (the
+    measurements behind this are in docs/performance.md). ``log`` hears the choice."""
+    if requested != "auto":
+        return check_precision(requested)
+    reason = hardware_bfloat16()
+    chosen = "mixed_bfloat16" if reason else "float32"
+    if log is not None:
+        log(
+            f"--precision auto: {chosen} ("
+            + (f"{reason}" if reason else "no native bfloat16 units found")
+            + "; --precision float32 turns it off)"
+        )
+    return chosen
 
 
 @contextlib.contextmanager

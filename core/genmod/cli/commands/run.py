@@ -232,9 +232,10 @@ def _schedule_options(func: Callable[..., Any]) -> Callable[..., Any]:
     type=click.Choice(PRECISIONS),
     default=DEFAULTS.precision,
     show_default=True,
-    help="Keras dtype policy of the networks. mixed_bfloat16 suits CPUs with bf16 units and "
-    "TPUs/recent GPUs; mixed_float16 suits GPUs (with loss scaling). Log-probabilities are "
-    "always float32.",
+    help="Keras dtype policy of the networks. auto: mixed_bfloat16 where the hardware has "
+    "native bfloat16 units (CPUs with AVX512_BF16/AMX, GPUs from Ampere on), else float32; "
+    "the run records the choice. mixed_float16 suits GPUs (with loss scaling). "
+    "Log-probabilities are always float32.",
 )
 @click.option(
     "--strategy",

@@ -51,8 +51,12 @@ def main() -> None:
                 train_size=args.train_size,
             )
             started = time.perf_counter()
-            result = train(config, data_dir=args.data_dir, out_dir=f"{args.out}/{precision}-{seed}",
-                           overwrite=True)
+            result = train(
+                config,
+                data_dir=args.data_dir,
+                out_dir=f"{args.out}/{precision}-{seed}",
+                overwrite=True,
+            )
             seconds = sum(r["train_seconds"] for r in result.history)
             row = {
                 "seed": seed,
@@ -86,9 +90,10 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
     }
     print(json.dumps(summary, indent=2))
+    listed = ", ".join(f"{d:+.2f}" for d in diffs)
     print(
         f"{other} - {base} test ELBO over {len(seeds)} seeds after {args.epochs} epochs: "
-        f"{summary['elbo_difference_mean']:+.2f} nats (differences {', '.join(f'{d:+.2f}' for d in diffs)}); "
+        f"{summary['elbo_difference_mean']:+.2f} nats (differences {listed}); "
         f"{base} seed-to-seed stdev {summary['seed_to_seed_stdev_base'] or 0:.2f}; "
         f"training {summary['speed_ratio_median']:.2f}x faster (median)"
     )

@@ -213,14 +213,25 @@ class Likelihood(keras.layers.Layer):
     * ``params_per_element``: how many decoder outputs each data element needs.
     * ``support``: the data it models: ``"binary"`` ({0, 1}), ``"unit_interval"`` ([0, 1])
       or ``"real"``. The core refuses a binarization that does not fit the support.
+    * ``has_mean``: whether :meth:`mean` works (default ``True``). A likelihood without a
+      closed-form mean (an autoregressive one such as the built-in ``pixelcnn``) sets it to
+      ``False`` and overrides :meth:`image`.
+
+    ``params_per_element`` may also be set per instance in ``__init__`` (it may depend on an
+    option); genmod reads it from the built likelihood.
 
     :meth:`distribution` takes ``[*lead, *data_shape, params_per_element]`` float32 and returns a
     distribution with batch shape ``lead`` and event shape ``data_shape``. A likelihood may own
-    variables (for example a learned noise scale).
+    variables (for example a learned noise scale, or a whole network).
+
+    **Pictures** (samples, reconstructions, interpolations, ``genmod sample``) show
+    :meth:`image` of the decoder's parameters: the mean of p(x|z) by default; for a likelihood
+    without a mean, one sample of p(x|z) per z drawn from a fixed seed.
     """
 
     params_per_element: int = 1
     support: str = "real"
+    has_mean: bool = True
 
     def __init__(self, *, data_shape: Sequence[int], **kwargs) -> None:
         super().__init__(**kwargs)
@@ -237,12 +248,26 @@ class Likelihood(keras.layers.Layer):
         raise NotImplementedError
 
     def mean(self, params: tf.Tensor) -> tf.Tensor:
-        """The mean of p(x|z), used for pictures of reconstructions and samples."""
+        """The mean of p(x|z), float32 ``[*lead, *data_shape]``; the default picture
+        (:meth:`image`). A likelihood without a closed-form mean raises ``NotImplementedError``
+        and sets ``has_mean = False``."""
         return self.distribution(params).mean()
 
-    def call(self, params: tf.Tensor) -> tf.Tensor:  # Keras needs call(); we only use mean.
-        """Keras plumbing: the same as :meth:`mean`; genmod never calls it."""
+    def image(self, params: tf.Tensor, *, seed: tf.Tensor) -> tf.Tensor:
+        """What a picture of p(x|z) shows: float32 ``[*lead, *data_shape]`` in ``[0, 1]``.
+
+        ``params``: float32 ``[*lead, *data_shape, params_per_element]``; ``seed``: a stateless
+        seed (int32 ``[2]``), which genmod fixes for every picture. The default is
+        :meth:`mean` (``seed`` unused), so existing likelihoods need not override it. A
+        likelihood without a closed-form mean overrides it to return one sample of p(x|z) per
+        item, the same for the same seed; its pictures then show samples, not means.
+        """
+        del seed  # the mean needs no randomness
         return self.mean(params)
+
+    def call(self, params: tf.Tensor) -> tf.Tensor:  # Keras needs call(); we use image/mean.
+        """Keras plumbing: :meth:`image` with seed ``[0, 0]``; genmod never calls it."""
+        return self.image(params, seed=tf.constant([0, 0], tf.int32))
 
 
 class Prior(keras.layers.Layer):

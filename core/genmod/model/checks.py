@@ -2,9 +2,9 @@
 
 A component's mistakes that would otherwise train silently with wrong numbers, or lose work
 later, are caught when the model is built, each with a :class:`PluginError` naming the
-component and the rule: a distribution with the wrong batch or event shape, a likelihood mean
-of the wrong shape, and variables that Keras does not track (never trained, saved or restored).
-Imports TensorFlow.
+component and the rule: a distribution with the wrong batch or event shape, a likelihood
+picture (``image()``, the mean by default) of the wrong shape, and variables that Keras does
+not track (never trained, saved or restored). Imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -91,9 +91,13 @@ def check_assembled(model: Any, names: dict[str, str]) -> None:
             f"{_shape(p.event_shape)}; expected batch [2] and event {want} "
             "(wrap per-pixel distributions in tfd.Independent)",
         )
-    mean = model.likelihood.mean(params)
-    if _shape(mean.shape) != [2, *want]:
-        raise fail("likelihood", f"mean() has shape {_shape(mean.shape)}; expected [2, *{want}]")
+    picture = model.likelihood.image(params, seed=tf.constant([0, 0], tf.int32))
+    if _shape(picture.shape) != [2, *want]:
+        raise fail(
+            "likelihood",
+            f"image() (what pictures show; mean() by default) has shape "
+            f"{_shape(picture.shape)}; expected [2, *{want}]",
+        )
     prior = model.prior_distribution()
     if _shape(prior.batch_shape) != [] or _shape(prior.event_shape) != [latent]:
         raise fail(

@@ -62,9 +62,12 @@ class VAE(keras.layers.Layer):
         return self.prior.distribution()
 
     def call(self, x: tf.Tensor, condition: tf.Tensor | None = None) -> tf.Tensor:
-        """Mean reconstruction of ``x`` through the posterior location (builds variables)."""
+        """Reconstruction of ``x`` through the posterior location (builds variables): the
+        likelihood's :meth:`~genmod.contract.components.Likelihood.image` (the mean of p(x|z);
+        one sample from the fixed seed ``[0, 0]`` for a likelihood without a mean)."""
         z = self.posterior_location(x, condition)
-        return self.likelihood.mean(self.decoder.decode(z, condition))
+        params = self.decoder.decode(z, condition)
+        return self.likelihood.image(params, seed=tf.constant([0, 0], tf.int32))
 
     def build_variables(self) -> None:
         """Create every variable by running a dummy batch of two through the model."""
@@ -76,6 +79,17 @@ class VAE(keras.layers.Layer):
     def sample(
         self, n: int, condition: tf.Tensor | None = None, *, seed: tf.Tensor | None = None
     ) -> tf.Tensor:
-        """Means of p(x|z) for ``n`` draws z ~ p(z): ``[n, *data_shape]``."""
+        """Pictures of p(x|z) for ``n`` draws z ~ p(z): ``[n, *data_shape]``.
+
+        The likelihood's :meth:`~genmod.contract.components.Likelihood.image`: the means of
+        p(x|z), or, for a likelihood without a mean (``pixelcnn``), one sample of p(x|z) per z
+        drawn from ``seed`` folded with 1 (z itself is drawn from ``seed``).
+        """
         z = self.prior_distribution().sample(n, seed=seed)
-        return self.likelihood.mean(self.decoder.decode(z, condition))
+        if seed is None and self.likelihood.has_mean:
+            image_seed = tf.constant([0, 0], tf.int32)  # unused by mean(): no random draw
+        else:  # with seed=None, a fresh random seed, like z's
+            image_seed = tf.random.experimental.stateless_fold_in(
+                tf.cast(tfp.random.sanitize_seed(seed), tf.int32), 1
+            )
+        return self.likelihood.image(self.decoder.decode(z, condition), seed=image_seed)

@@ -1,8 +1,12 @@
 """What a trained model shows: samples, reconstructions, latent codes, manifolds, interpolations
 and traversals, computed with TensorFlow and written as PNG files by :mod:`genmod.pictures`.
 
-Every function is deterministic given its ``seed``. Images are the means of p(x|z) (for a
-Bernoulli likelihood, pixel probabilities), float32 in ``[0, 1]``, ``[n, *data_shape]``.
+Every function is deterministic given its ``seed``. Images are the likelihood's
+:meth:`~genmod.contract.components.Likelihood.image` of p(x|z), float32 in ``[0, 1]``,
+``[n, *data_shape]``: the means of p(x|z) (for a Bernoulli likelihood, pixel probabilities), or,
+for a likelihood without a closed-form mean (``pixelcnn``), one sample of p(x|z) per z drawn
+from a fixed seed (:data:`IMAGE_SEED`, or one derived from ``seed``), so the same call always
+gives the same picture.
 """
 
 from __future__ import annotations
@@ -15,6 +19,16 @@ import tensorflow as tf
 from genmod.contract.errors import ConfigError
 from genmod.model.preprocess import binarize_images, one_hot_labels
 from genmod.pictures import images as pictures
+
+#: the stateless seed of :meth:`Likelihood.image` for pictures decoded from given codes
+#: (reconstructions, manifolds, interpolations, traversals); it only matters for a likelihood
+#: whose pictures are samples of p(x|z)
+IMAGE_SEED = (0, 4)
+
+
+def _images(model, z: tf.Tensor, condition: tf.Tensor | None, seed) -> np.ndarray:
+    params = model.decoder.decode(z, condition)
+    return model.likelihood.image(params, seed=tf.constant(seed, tf.int32)).numpy()
 
 
 def _condition(model, labels: np.ndarray | None, n: int) -> tf.Tensor | None:
@@ -42,12 +56,13 @@ def check_label(model, label: int | None) -> None:
 
 
 def prior_samples(model, n: int, *, seed: int = 0, label: int | None = None) -> np.ndarray:
-    """Means of p(x|z) for ``n`` draws z ~ p(z) from the stateless ``seed``."""
+    """Pictures of p(x|z) (its means, or one sample each for a likelihood without a mean) for
+    ``n`` draws z ~ p(z) from the stateless ``seed``."""
     check_label(model, label)
     labels = None if label is None else np.full(n, label)
     condition = _condition(model, labels, n)
     z = model.prior_distribution().sample(n, seed=tf.constant([seed, 1], tf.int32))
-    return model.likelihood.mean(model.decoder.decode(z, condition)).numpy()
+    return _images(model, z, condition, [seed, 3])
 
 
 def encode_means(
@@ -63,9 +78,10 @@ def encode_means(
 
 
 def decode_means(model, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-    """Means of p(x|z) for latent codes ``z`` ``[n, latent_dim]``."""
+    """Pictures of p(x|z) for latent codes ``z`` ``[n, latent_dim]``: its means, or one sample
+    each from :data:`IMAGE_SEED` for a likelihood without a mean."""
     z = tf.constant(np.asarray(z, np.float32))
-    return model.likelihood.mean(model.decoder.decode(z, _condition(model, labels, len(z)))).numpy()
+    return _images(model, z, _condition(model, labels, len(z)), IMAGE_SEED)
 
 
 def reconstructions(

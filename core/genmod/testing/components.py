@@ -265,8 +265,9 @@ def check_likelihood(
 ) -> None:
     """A likelihood turns ``[*lead, *data_shape, params_per_element]`` into a float32
     distribution with batch ``lead`` and event ``data_shape`` whose ``log_prob`` of data in its
-    support is finite; gradients reach the parameters and every trainable variable;
-    ``tf.function`` works; weights restore."""
+    support is finite; ``image(params, seed=...)`` (and ``mean(params)`` unless ``has_mean`` is
+    false) are finite ``[batch, *data_shape]``, the same picture for the same seed; gradients
+    reach the parameters and every trainable variable; ``tf.function`` works; weights restore."""
     likelihood = _built(build, Likelihood, who or "likelihood")
     who = who or f"likelihood {type(likelihood).__name__}"
     require(
@@ -292,11 +293,25 @@ def check_likelihood(
         f"log_prob(x) is {lp.dtype.name} {list(_shape(lp))}; expected finite float32 "
         f"[{batch_size}] (one number per data item, in nats)",
     )
-    mean = likelihood.mean(params)
+    if likelihood.has_mean:
+        mean = likelihood.mean(params)
+        require(
+            _shape(mean) == (batch_size, *data_shape) and _finite(mean),
+            who,
+            f"mean(params) has shape {list(_shape(mean))}; expected {[batch_size, *data_shape]}",
+        )
+    seed = tf.constant([19, 20], tf.int32)
+    picture = likelihood.image(params, seed=seed)
     require(
-        _shape(mean) == (batch_size, *data_shape) and _finite(mean),
+        _shape(picture) == (batch_size, *data_shape) and _finite(picture),
         who,
-        f"mean(params) has shape {list(_shape(mean))}; expected {[batch_size, *data_shape]}",
+        f"image(params, seed=...) has shape {list(_shape(picture))}; expected finite "
+        f"{[batch_size, *data_shape]}",
+    )
+    require(
+        np.array_equal(np.asarray(likelihood.image(params, seed=seed)), np.asarray(picture)),
+        who,
+        "image(params, seed=...) gives a different picture for the same seed",
     )
     lead = tf.random.stateless_normal([2, batch_size, *data_shape, per], seed=[11, 12])
     _check_distribution(

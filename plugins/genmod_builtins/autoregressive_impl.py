@@ -4,8 +4,16 @@ p(x|z) = prod_i Bernoulli(x_i; sigmoid(l_i(x_<i, h(z)))) over the pixels of an `
 image in raster order (row by row, left to right), where ``h(z)`` is the decoder's output map
 ``[H, W, features]`` and ``l_i`` the logit a gated PixelCNN (van den Oord et al. 2016,
 "Conditional Image Generation with PixelCNN Decoders") computes from the pixels before ``i``.
-As in PixelVAE (Gulrajani et al. 2016), the latent code reaches every gated layer through 1x1
-convolutions of the decoder's map, added before the gate.
+Where the latent code enters is the ``conditioning`` option:
+
+* ``layers`` (default; PixelVAE, Gulrajani et al. 2016): 1x1 convolutions of the decoder's map
+  are added before the gate of every gated layer, so the stacks themselves depend on z;
+* ``head``: the stacks see only x, and the map enters at the output head only,
+  ``hidden = conv1x1(relu(stack_out)) + conv1x1(h(z))``, ``logit = conv1x1(relu(hidden))``.
+  Then the stacks' output does not depend on z, and ``log_prob`` of items ``x`` ``[B, ...]``
+  under parameters with more samples ``[K, B, ...]`` (importance sampling) runs the stacks once
+  per item and only the head (two 1x1 convolutions, the first one split into its x and z parts)
+  once per sample.
 
 The network has two stacks, which together see every earlier pixel within the receptive field
 (no blind spot):
@@ -19,10 +27,10 @@ The network has two stacks, which together see every earlier pixel within the re
   ``[1, kernel_size // 2 + 1]`` over the current and earlier columns of the layer below), plus
   the vertical stack's pre-activations through a 1x1 convolution; it has a residual connection.
 
-Every layer computes ``tanh(a) * sigmoid(b)`` of ``conv(input) + cond(h(z))`` split in two.
+Every layer computes ``tanh(a) * sigmoid(b)`` of ``conv(input) [+ cond(h(z))]`` split in two.
 The causal kernels are implemented by padding on the top/left and ``valid`` convolutions, so no
-weight is masked or wasted. A head of two 1x1 convolutions (ReLU between) gives one logit per
-pixel.
+weight is masked or wasted. A head of two 1x1 convolutions (ReLU before each) gives one logit
+per pixel; with ``conditioning="head"`` a 1x1 convolution of h(z) is added to its hidden layer.
 
 ``log_prob`` runs the network once on the whole image (teacher forcing). Sampling is sequential:
 one row of the vertical stack per image row, one column of the horizontal stack per pixel, each
@@ -42,6 +50,9 @@ from genmod.contract.components import Likelihood
 from genmod.contract.errors import ConfigError
 
 tfd = tfp.distributions
+
+#: where the decoder's map enters the network (the ``conditioning`` option)
+CONDITIONING = ("layers", "head")
 
 
 def _gate(pre: tf.Tensor) -> tf.Tensor:
@@ -64,7 +75,8 @@ def _valid_from(index_of_first: tf.Tensor, length: int, axis: int, dtype) -> tf.
 
 class PixelCNNLikelihood(Likelihood):
     """p(x|z): a gated PixelCNN over binary ``[H, W, 1]`` images, conditioned on the decoder's
-    ``[H, W, features]`` map (PixelVAE). Support: binary data {0, 1}.
+    ``[H, W, features]`` map at every gated layer (``conditioning="layers"``, PixelVAE) or at the
+    output head only (``conditioning="head"``). Support: binary data {0, 1}.
 
     Decoder parameters: ``features`` numbers per pixel (``params_per_element`` is set per
     instance). ``log_prob`` is exact, in nats, computed in one pass of the network. There is no
@@ -85,6 +97,7 @@ class PixelCNNLikelihood(Likelihood):
         layers: int = 5,
         kernel_size: int = 3,
         first_kernel_size: int = 7,
+        conditioning: str = "layers",
         **kwargs,
     ) -> None:
         super().__init__(data_shape=data_shape, **kwargs)
@@ -106,6 +119,12 @@ class PixelCNNLikelihood(Likelihood):
         for name, value in (("kernel_size", kernel_size), ("first_kernel_size", first_kernel_size)):
             if value % 2 == 0:
                 raise ConfigError(f"pixelcnn: {name} must be odd, got {value}.")
+        if conditioning not in CONDITIONING:
+            raise ConfigError(
+                f"pixelcnn: conditioning must be one of {', '.join(CONDITIONING)}, got "
+                f"{conditioning!r}."
+            )
+        self.conditioning = conditioning
         self.height, self.width = shape[0], shape[1]
         self.params_per_element = int(features)
         self.features = int(features)
@@ -130,28 +149,48 @@ class PixelCNNLikelihood(Likelihood):
         self.horizontal = [conv(f2, (1, a), "horizontal_0")]
         self.horizontal += [conv(f2, (1, half + 1), f"horizontal_{i}") for i in range(1, layers)]
         self.links = [conv(f2, 1, f"vertical_to_horizontal_{i}") for i in range(layers)]
-        self.conditions = [conv(2 * f2, 1, f"condition_{i}", bias=False) for i in range(layers)]
+        # per gated layer (conditioning "layers") or at the head only ("head")
+        in_layers = conditioning == "layers"
+        self.conditions = (
+            [conv(2 * f2, 1, f"condition_{i}", bias=False) for i in range(layers)]
+            if in_layers
+            else []
+        )
         self.outputs = [conv(self.filters, 1, f"horizontal_out_{i}") for i in range(layers)]
         self.head_hidden = conv(self.filters, 1, "head_hidden")
+        self.head_condition = (
+            None if in_layers else conv(self.filters, 1, "head_condition", bias=False)
+        )
         self.head_logit = conv(1, 1, "head_logit")
-        # Every variable exists from construction, in a fixed order (save/restore by order).
+        # Every variable exists from construction, in a fixed order (save/restore by order);
+        # "layers" keeps the order it always had.
         for i in range(layers):
             inputs = 1 if i == 0 else self.filters
             self.vertical[i].build((None, None, None, inputs))
             self.horizontal[i].build((None, None, None, inputs))
             self.links[i].build((None, None, None, f2))
-            self.conditions[i].build((None, None, None, self.features))
+            if in_layers:
+                self.conditions[i].build((None, None, None, self.features))
             self.outputs[i].build((None, None, None, self.filters))
         self.head_hidden.build((None, None, None, self.filters))
+        if self.head_condition is not None:
+            self.head_condition.build((None, None, None, self.features))
         self.head_logit.build((None, None, None, self.filters))
         self.built = True
 
     # -- the network ---------------------------------------------------------------------------
 
+    @property
+    def _dtype(self):
+        """The layers' compute dtype (float32, or 16 bits under mixed precision)."""
+        return tf.as_dtype(self.vertical[0].compute_dtype)
+
     def _weights(self) -> dict[str, list[tuple[tf.Tensor, tf.Tensor | None]]]:
         """Every convolution's ``(kernel, bias)`` in the layers' compute dtype (float32, or 16
-        bits under mixed precision), read once per pass (the sampler's loops reuse them)."""
-        dtype = self.vertical[0].compute_dtype
+        bits under mixed precision), read once per pass (the sampler's loops reuse them).
+        ``conditions`` (per gated layer) is empty and ``head_condition`` holds one convolution
+        with ``conditioning="head"``; the other way round with ``"layers"``."""
+        dtype = self._dtype
 
         def read(layer: keras.layers.Conv2D) -> tuple[tf.Tensor, tf.Tensor | None]:
             bias = tf.cast(layer.bias, dtype) if layer.use_bias else None
@@ -164,6 +203,7 @@ class PixelCNNLikelihood(Likelihood):
             "conditions": self.conditions,
             "outputs": self.outputs,
             "head": [self.head_hidden, self.head_logit],
+            "head_condition": [self.head_condition] if self.head_condition is not None else [],
         }
         return {name: [read(layer) for layer in layers] for name, layers in groups.items()}
 
@@ -173,36 +213,87 @@ class PixelCNNLikelihood(Likelihood):
         y = tf.nn.conv2d(x, kernel, strides=1, padding="VALID")
         return y if bias is None else tf.nn.bias_add(y, bias)
 
-    def _head(self, h: tf.Tensor, w) -> tf.Tensor:
+    def _head(self, h: tf.Tensor, w, condition: tf.Tensor | None = None) -> tf.Tensor:
+        """Float32 logits ``[n, h, w]`` from the stack's output ``h`` ``[n, h, w, filters]``;
+        ``condition``: the head's share of the decoder map (``conditioning="head"``)."""
         hidden = self._conv(tf.nn.relu(h), w["head"][0])
+        if condition is not None:
+            hidden += condition
         return tf.cast(self._conv(tf.nn.relu(hidden), w["head"][1])[..., 0], tf.float32)
 
-    def _condition_maps(self, features: tf.Tensor, w) -> list[list[tf.Tensor]]:
-        """Per layer, the decoder map's contributions to the vertical and horizontal stacks."""
-        features = tf.cast(features, w["conditions"][0][0].dtype)
+    def _condition_maps(self, features: tf.Tensor, w) -> list[list[tf.Tensor]] | None:
+        """Per layer, the decoder map's contributions to the vertical and horizontal stacks
+        (``None`` with ``conditioning="head"``: the stacks see only x)."""
+        if not w["conditions"]:
+            return None
+        features = tf.cast(features, self._dtype)
         return [tf.split(self._conv(features, c), 2, axis=-1) for c in w["conditions"]]
 
-    def logits(self, x: tf.Tensor, features: tf.Tensor) -> tf.Tensor:
-        """Teacher-forced logits, float32 ``[n, H, W]``: ``logits[:, r, c]`` depends only on the
-        pixels of ``x`` ``[n, H, W, 1]`` before ``(r, c)`` in raster order, and on ``features``
-        ``[n, H, W, features]``."""
-        a, half, w = self.first_half, self.half, self._weights()
-        conditions = self._condition_maps(features, w)
-        x = tf.cast(x, conditions[0][0].dtype)
+    def _head_condition(self, features: tf.Tensor, w) -> tf.Tensor | None:
+        """The decoder map's contribution to the head's hidden layer, ``[n, H, W, filters]``
+        (``None`` with ``conditioning="layers"``)."""
+        if not w["head_condition"]:
+            return None
+        return self._conv(tf.cast(features, self._dtype), w["head_condition"][0])
+
+    def _stacks(self, x: tf.Tensor, w, conditions: list[list[tf.Tensor]] | None) -> tf.Tensor:
+        """The horizontal stack's output ``[n, H, W, filters]`` for ``x`` ``[n, H, W, 1]``,
+        teacher-forced; ``conditions`` from :meth:`_condition_maps` (``None``: x only)."""
+        a, half = self.first_half, self.half
+        x = tf.cast(x, self._dtype)
         v_in = _pad(x[:, :-1], top=a, left=a, right=a)  # row r sees rows r-a .. r-1
         h_in = _pad(x[:, :, :-1], left=a)  # column c sees columns c-a .. c-1
         h = None
         for i in range(self.num_layers):
-            cond_v, cond_h = conditions[i]
-            v_pre = self._conv(v_in, w["vertical"][i]) + cond_v
+            v_pre = self._conv(v_in, w["vertical"][i])
+            if conditions is not None:
+                v_pre += conditions[i][0]
             link = self._conv(v_pre, w["links"][i])
-            h_pre = self._conv(h_in, w["horizontal"][i]) + link + cond_h
+            h_pre = self._conv(h_in, w["horizontal"][i]) + link
+            if conditions is not None:
+                h_pre += conditions[i][1]
             out = self._conv(_gate(h_pre), w["outputs"][i])
             h = out if i == 0 else h + out
             if i + 1 < self.num_layers:
                 v_in = _pad(_gate(v_pre), top=half, left=half, right=half)
                 h_in = _pad(h, left=half)
-        return self._head(h, w)
+        return h
+
+    def logits(self, x: tf.Tensor, features: tf.Tensor) -> tf.Tensor:
+        """Teacher-forced logits, float32 ``[n, H, W]``: ``logits[:, r, c]`` depends only on the
+        pixels of ``x`` ``[n, H, W, 1]`` before ``(r, c)`` in raster order, and on ``features``
+        ``[n, H, W, features]``."""
+        w = self._weights()
+        stack = self._stacks(x, w, self._condition_maps(features, w))
+        return self._head(stack, w, self._head_condition(features, w))
+
+    def shared_logits(self, x: tf.Tensor, maps: tf.Tensor) -> tf.Tensor:
+        """Teacher-forced logits, float32 ``[*batch, H, W]``, of ``x`` ``[*x_lead, H, W, 1]``
+        under the decoder's ``maps`` ``[*maps_lead, H, W, features]``, ``batch`` the broadcast
+        of the two leads; ``conditioning="head"`` only.
+
+        The stacks, which do not see z, run once per item of ``x`` (``x_lead``), and the head's
+        hidden layer is split into its x part (computed with the stacks) and its z part (one
+        1x1 convolution per item of ``maps``), added with broadcasting; only the last 1x1
+        convolution runs once per item of ``batch``. The same logits, up to round-off, as
+        :meth:`logits` of both broadcast to ``batch`` (a test checks this), for the cost of
+        one stack pass per item of ``x`` instead of one per importance sample.
+        """
+        if self.conditioning != "head":
+            raise ValueError("shared_logits needs conditioning='head': the stacks depend on z")
+        w = self._weights()
+        image = [self.height, self.width]
+        x_lead, maps_lead = tf.shape(x)[:-3], tf.shape(maps)[:-3]
+        stack = self._stacks(tf.reshape(x, [-1, *image, 1]), w, None)
+        from_x = self._conv(tf.nn.relu(stack), w["head"][0])
+        from_z = self._head_condition(tf.reshape(maps, [-1, *image, self.features]), w)
+        hidden = tf.reshape(from_x, tf.concat([x_lead, [*image, self.filters]], 0)) + tf.reshape(
+            from_z, tf.concat([maps_lead, [*image, self.filters]], 0)
+        )
+        hidden = tf.reshape(hidden, [-1, *image, self.filters])
+        logits = tf.cast(self._conv(tf.nn.relu(hidden), w["head"][1])[..., 0], tf.float32)
+        batch = tf.broadcast_dynamic_shape(x_lead, maps_lead)
+        return tf.reshape(logits, tf.concat([batch, image], 0))
 
     @tf.function(autograph=False, reduce_retracing=True)
     def _sample_flat(self, features: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -220,11 +311,12 @@ class PixelCNNLikelihood(Likelihood):
         w = self._weights()
         n = tf.shape(features)[0]
         uniform = tf.random.stateless_uniform(tf.stack([n, height, width]), seed)
-        conditions = self._condition_maps(features, w)
-        dtype = conditions[0][0].dtype
+        conditions = self._condition_maps(features, w)  # None with conditioning="head"
+        head_condition = self._head_condition(features, w)  # None with conditioning="layers"
+        dtype = self._dtype
         # the decoder's contributions, padded so that windows reaching before row 0 fit
-        cond_v = [_pad(v, top=reach) for v, _ in conditions]
-        cond_h = [h for _, h in conditions]
+        cond_v = [_pad(v, top=reach) for v, _ in conditions] if conditions else None
+        cond_h = [h for _, h in conditions] if conditions else None
         top, left = reach + a, reach + a  # the image sits at [top:, left:] of x_pad
         x_pad = tf.zeros(tf.stack([n, top + height, left + width, 1]), tf.float32)
         # per column c: which of the columns c-reach .. c lie in the image, and where c sits
@@ -245,14 +337,20 @@ class PixelCNNLikelihood(Likelihood):
             for i in range(layers):
                 rows = reach + 1 - i * half  # this layer's output rows: r - rows + 1 .. r
                 v_pre = self._conv(v_in, w["vertical"][i])
-                v_pre += tf.slice(cond_v[i], [0, r + reach - rows + 1, 0, 0], [-1, rows, width, f2])
+                if cond_v is not None:
+                    start = [0, r + reach - rows + 1, 0, 0]
+                    v_pre += tf.slice(cond_v[i], start, [-1, rows, width, f2])
                 link = self._conv(v_pre[:, -1:], w["links"][i])
-                links.append(link + tf.slice(cond_h[i], [0, r, 0, 0], [-1, 1, width, f2]))
+                if cond_h is not None:
+                    link += tf.slice(cond_h[i], [0, r, 0, 0], [-1, 1, width, f2])
+                links.append(link)
                 if i + 1 < layers:
                     v = _gate(v_pre) * _valid_from(r - rows + 1, rows, 1, dtype)
                     v_in = _pad(v, left=half, right=half)
             links = _pad(tf.concat(links, axis=-1), left=reach)  # [n, 1, reach + W, layers*2F]
             uniform_row = tf.gather(uniform, r, axis=1)  # [n, W]
+            if head_condition is not None:  # the head's condition along row r
+                head_row = tf.slice(head_condition, [0, r, 0, 0], [-1, 1, width, self.filters])
 
             def column_step(c, row, logits_row):
                 h_in = tf.cast(tf.slice(row, [0, 0, c, 0], [-1, 1, left, 1]), dtype)
@@ -268,7 +366,12 @@ class PixelCNNLikelihood(Likelihood):
                     if i + 1 < layers:
                         h = h * keep[:, :, reach + 1 - cols :]
                         h_in = h
-                logit = tf.reshape(self._head(h[:, :, -1:], w), [-1])  # [n]
+                cond = (
+                    tf.slice(head_row, [0, 0, c, 0], [-1, 1, 1, self.filters])
+                    if head_condition is not None
+                    else None
+                )
+                logit = tf.reshape(self._head(h[:, :, -1:], w, cond), [-1])  # [n]
                 bit = tf.cast(tf.gather(uniform_row, c, axis=1) < tf.sigmoid(logit), tf.float32)
                 row = row + tf.reshape(bit, [-1, 1, 1, 1]) * tf.gather(place, c)
                 return c + 1, row, logits_row.write(c, logit)
@@ -334,7 +437,10 @@ class PixelCNNBernoulli(tfd.Distribution):
     float32 binary values.
 
     ``log_prob(x)`` broadcasts ``x`` ``[..., H, W, 1]`` against the batch shape and runs the
-    network once (teacher forcing); ``sample`` draws the pixels one at a time, in raster order.
+    network once (teacher forcing); with ``conditioning="head"`` the stacks run once per item
+    of ``x``, not of the broadcast batch (:meth:`PixelCNNLikelihood.shared_logits`), so ``x``
+    ``[B, ...]`` under parameters ``[K, B, ...]`` costs one stack pass per image and K heads.
+    ``sample`` draws the pixels one at a time, in raster order.
     """
 
     def __init__(
@@ -382,6 +488,11 @@ class PixelCNNBernoulli(tfd.Distribution):
         x = tf.convert_to_tensor(x, tf.float32)
         batch = tf.broadcast_dynamic_shape(tf.shape(x)[:-3], tf.shape(self._params)[:-3])
         static = tf.broadcast_static_shape(x.shape[:-3], self._params.shape[:-3])
+        if lik.conditioning == "head":
+            logits = lik.shared_logits(x, self._params)  # [*batch, H, W]
+            labels = tf.broadcast_to(x[..., 0], tf.shape(logits))
+            per_pixel = -tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+            return tf.ensure_shape(tf.reduce_sum(per_pixel, axis=[-2, -1]), static)
         x = tf.broadcast_to(x, tf.concat([batch, self._data_shape()], 0))
         params = tf.broadcast_to(
             self._params, tf.concat([batch, [lik.height, lik.width, lik.features]], 0)

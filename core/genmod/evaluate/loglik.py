@@ -24,7 +24,6 @@ import tensorflow as tf
 
 from genmod.contract.errors import ConfigError
 from genmod.model.elbo import kl_divergence
-from genmod.model.iwae import log_importance_weights
 from genmod.model.preprocess import binarize_images, one_hot_labels
 
 #: Burda et al.'s threshold on Cov_x(E_q[z_i]) for a latent unit to count as active
@@ -62,9 +61,10 @@ def check_num_samples(num_samples: Any, what: str = "--samples") -> int:
 @dataclasses.dataclass(frozen=True)
 class WorkingMemory:
     """Bytes of the tensors created to score a chunk of importance samples, in three parts:
-    ``fixed`` per chunk (e.g. a VampPrior encoding its pseudo-inputs), ``per_item`` per data
-    item (the encoder's activations) and ``per_sample`` per (sample, item) pair (the decoder's
-    activations, the likelihood's parameters and log-densities)."""
+    ``fixed`` per chunk (e.g. a VampPrior encoding its pseudo-inputs, which
+    :func:`iwae_log_likelihood` does once per batch, so the figure is an upper bound),
+    ``per_item`` per data item (the encoder's activations) and ``per_sample`` per (sample,
+    item) pair (the decoder's activations, the likelihood's parameters and log-densities)."""
 
     fixed: int
     per_item: int
@@ -195,7 +195,12 @@ def iwae_log_likelihood(
 
     def chunk(count: int, index):
         chunk_seed = tf.random.experimental.stateless_fold_in(seed, index)
-        log_w, log_px_z, _ = log_importance_weights(model, x, condition, q, count, chunk_seed)
+        # genmod.model.iwae.log_importance_weights, with the prior p built once per batch
+        # (above) instead of once per chunk: a VampPrior encodes its pseudo-inputs to build
+        # it, which the loop body would repeat in every chunk (same numbers, same seeds)
+        z = q.sample(count, seed=chunk_seed)
+        log_px_z = model.observation(z, condition).log_prob(x)
+        log_w = log_px_z + p.log_prob(z) - q.log_prob(z)
         return (
             tf.reduce_logsumexp(log_w, axis=0),
             tf.reduce_sum(log_px_z, axis=0),

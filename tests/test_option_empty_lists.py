@@ -68,3 +68,8 @@ def test_a_list_option_with_a_non_empty_default_refuses_an_empty_value():
         hidden.validate((), "encoder 'x'")
     with pytest.raises(ConfigError, match="not a valid ints"):
         hidden.parse("", "encoder 'x'")
+
+
+def test_a_str_option_without_default_reads_as_none_not_a_dangling_parenthesis():
+    text = Option("name", "str", "", "the dataset's name").describe()
+    assert text == "name (str, default none): the dataset's name"

@@ -50,8 +50,9 @@ class Option:
     def describe(self) -> str:
         """A one-line human description: name, type, default, constraints."""
         default = format_value(self.default)
-        if self.type in ("ints", "floats") and default == "":
-            default = "(empty)"
+        if default == "":
+            # an empty list, or a str option with no default: "default )" would read as a typo
+            default = "(empty)" if self.type in ("ints", "floats") else "none"
         parts = [f"{self.name} ({self.type}, default {default})"]
         if self.choices:
             parts.append("one of " + ", ".join(map(str, self.choices)))

@@ -133,3 +133,30 @@ def test_every_command_documents_its_options():
     ):
         assert option in result.output
     assert "--json" in invoke("plugins", "--help").output
+
+
+def test_a_test_set_smaller_than_the_pictures_need_still_finishes(tmp_path, mnist_dir):
+    """Interpolations need pairs of test images; three images give one pair, one gives none."""
+    for test_size, pairs in ((3, 1), (1, 0)):
+        out = tmp_path / f"run{test_size}"
+        result = invoke(
+            "run",
+            "--encoder",
+            "mlp",
+            "--data-dir",
+            mnist_dir,
+            "--out",
+            out,
+            "--epochs",
+            "1",
+            "--train-size",
+            "128",
+            "--validation-size",
+            "0",
+            "--test-size",
+            str(test_size),
+            "--quiet",
+        )
+        assert result.exit_code == 0, result.output
+        assert (out / "pictures" / "reconstructions.png").exists()
+        assert (out / "pictures" / "interpolation.png").exists() == bool(pairs)

@@ -24,7 +24,7 @@ import keras
 from genmod import config as settings
 from genmod.config import RunConfig
 from genmod.contract.errors import ConfigError, RunDirError
-from genmod.model.assembly import build_model, condition_dim_for
+from genmod.model.assembly import build_model, check_data_for_likelihood, condition_dim_for
 from genmod.plugins import (
     ObserverList,
     ObserverWarning,
@@ -69,7 +69,8 @@ class RunResult:
     @property
     def test(self) -> dict[str, float]:
         """The test metrics of the model's epoch (the last epoch, or the best one after early
-        stopping): elbo, reconstruction, kl (nats per item)."""
+        stopping): elbo, reconstruction, kl (nats per item), and bits_per_dim for a likelihood
+        over 8-bit data (:mod:`genmod.contract.units`)."""
         last = self.history[-1]
         for record in self.history:
             if record.get("epoch") == self.model_epoch:
@@ -116,6 +117,7 @@ def train(
     splits = load_splits(config, registry, data_dir)
     data = splits.train
     condition_dim = condition_dim_for(config, registry, data)  # before the run folder exists
+    check_data_for_likelihood(config, registry, data)  # binarization, 8-bit data
     out = Path(out_dir) if out_dir else rundir.default_run_dir(config)
     worker_output = WorkerOutput(strategy, out)
     rundir.check_new_run_dir(worker_output.path, overwrite=overwrite)  # before a lock file exists

@@ -104,8 +104,10 @@ class PixelCNNLikelihood(Likelihood):
         shape = self.data_shape
         if len(shape) != 3 or shape[-1] != 1:
             raise ConfigError(
-                f"the pixelcnn likelihood models binary images [height, width, 1]; the dataset "
-                f"gives items of shape {list(shape)}. Use the bernoulli likelihood instead."
+                f"the pixelcnn likelihood models binary images [height, width, 1] only (one grey "
+                f"channel: no colour, its masks order pixels, not the channels of a pixel); the "
+                f"dataset gives items of shape {list(shape)}. Use another likelihood (such as "
+                f"bernoulli, which models every channel) instead."
             )
         for name, value, low in (
             ("features", features, 1),

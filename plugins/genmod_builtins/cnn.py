@@ -2,7 +2,9 @@
 
 The defaults follow the TensorFlow CVAE tutorial's model: two stride-2 3x3 convolutions with 32
 and 64 filters; a decoder from a dense 7x7x32 map through stride-2 transposed convolutions with
-64 and 32 filters back to 28x28.
+64 and 32 filters back to 28x28. Other image sizes, grey or colour: the encoder needs a side of
+at least 7 with the defaults (its convolutions are unpadded) and refuses smaller images; the
+decoder rounds its first map up and crops the top-left height x width (see ``cnn_networks``).
 """
 
 from genmod import hookimpl
@@ -38,6 +40,7 @@ def register_decoders(register):
     register(
         "cnn",
         "genmod_builtins.cnn_networks:ConvDecoder",
-        description="deconvolutional decoder: dense to a small map, stride-2 transposed convs",
+        description="deconvolutional decoder: dense to a small map, stride-2 transposed convs, "
+        "crop",
         options=DECODER_OPTIONS,
     )

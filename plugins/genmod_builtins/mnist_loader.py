@@ -1,16 +1,12 @@
-"""MNIST from the four standard IDX ``.gz`` files: found locally, or downloaded and verified."""
+"""MNIST from the four standard IDX ``.gz`` files: found locally, or downloaded and verified.
+
+The reading, checking and downloading are :class:`genmod_builtins.idx_datasets.IDXDataset`'s,
+shared with Fashion-MNIST and Kuzushiji-MNIST; this module pins MNIST's files and mirrors.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
-
-from genmod.contract.errors import DataError
-from genmod.data import Dataset, DatasetArrays, default_cache_dir
-from genmod.data.base import require_dir
-from genmod.data.download import download_verified
-from genmod.data.idx import parse_idx, read_payload, sha256
+from genmod_builtins.idx_datasets import IDXDataset
 
 #: file name -> SHA-256 of the uncompressed IDX payload (as published with the data set)
 FILES = {
@@ -26,7 +22,7 @@ MIRRORS = (
 )
 
 
-class MNIST(Dataset):
+class MNIST(IDXDataset):
     """MNIST: uint8 images ``[n, 28, 28, 1]``, int64 labels ``[n]``.
 
     ``data_dir`` must hold the four files (uncompressed payloads are checked against their
@@ -35,46 +31,7 @@ class MNIST(Dataset):
     """
 
     name = "mnist"
-    data_shape = (28, 28, 1)
-    num_classes = 10
+    title = "MNIST"
+    files = FILES
+    checksum = "payload"
     mirrors: tuple[str, ...] = MIRRORS
-
-    def load(self, data_dir: Path | None) -> DatasetArrays:
-        if data_dir is None:
-            folder = default_cache_dir("mnist")
-            for filename, digest in FILES.items():
-                if not (folder / filename).exists():
-                    download_verified(filename, self.mirrors, folder, digest)
-        else:
-            folder = require_dir(Path(data_dir), "MNIST data")
-            missing = [f for f in FILES if not (folder / f).exists()]
-            if missing:
-                raise DataError(
-                    f"the MNIST folder {str(folder)!r} lacks {', '.join(missing)}. It must hold "
-                    f"the four standard files: {', '.join(FILES)}. Put them there, or leave out "
-                    "--data-dir (and GENMOD_DATA_DIR) to download them into the cache folder "
-                    f"{str(default_cache_dir('mnist'))!r}."
-                )
-        arrays = {name: self._read(folder / name) for name in FILES}
-        x_train = arrays["train-images-idx3-ubyte.gz"]
-        y_train = arrays["train-labels-idx1-ubyte.gz"]
-        x_test = arrays["t10k-images-idx3-ubyte.gz"]
-        y_test = arrays["t10k-labels-idx1-ubyte.gz"]
-        return DatasetArrays(
-            x_train=x_train[..., None],
-            y_train=y_train.astype(np.int64),
-            x_test=x_test[..., None],
-            y_test=y_test.astype(np.int64),
-            num_classes=10,
-        )
-
-    @staticmethod
-    def _read(path: Path) -> np.ndarray:
-        payload = read_payload(path)
-        if sha256(payload) != FILES[path.name]:
-            raise DataError(
-                f"{str(path)!r} is not the standard MNIST file: the SHA-256 of its content does "
-                "not match the published one (truncated, corrupt or a different data set). "
-                "Replace it with the original file."
-            )
-        return parse_idx(payload, str(path))

@@ -84,8 +84,10 @@ def run_with_display(start: Callable[..., Any], *, quiet: bool, as_json: bool = 
         return
     test = result.test
     kl_kind = "" if test.get("kl_analytic", True) else " by Monte Carlo"
+    # 8-bit data: bits/dim next to nats (genmod.contract.units)
+    bits = f", {test['bits_per_dim']:.3f} bits/dim" if "bits_per_dim" in test else ""
     click.echo(
-        f"test ELBO {test['elbo']:.2f} nats (reconstruction {test['reconstruction']:.2f}, "
+        f"test ELBO {test['elbo']:.2f} nats{bits} (reconstruction {test['reconstruction']:.2f}, "
         f"KL {test['kl']:.2f}{kl_kind}) after {result.history[-1]['epoch']} epoch(s) in "
         f"{time.perf_counter() - started:.0f}s; run folder: {result.run_dir}"
     )

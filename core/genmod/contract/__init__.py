@@ -3,7 +3,8 @@
 Owns the component interfaces (:mod:`~genmod.contract.components`: encoders, decoders,
 likelihoods, priors, posterior families, objectives), the hook specifications
 (:mod:`~genmod.contract.hookspecs`), component option declarations
-(:mod:`~genmod.contract.options`), run observers (:mod:`~genmod.contract.observers`) and the
+(:mod:`~genmod.contract.options`), run observers (:mod:`~genmod.contract.observers`), the
+data supports and bits per dimension (:mod:`~genmod.contract.units`) and the
 user-error classes (:mod:`~genmod.contract.errors`).
 Imports no other genmod layer.
 

@@ -211,8 +211,13 @@ class Likelihood(keras.layers.Layer):
     Class attributes:
 
     * ``params_per_element``: how many decoder outputs each data element needs.
-    * ``support``: the data it models: ``"binary"`` ({0, 1}), ``"unit_interval"`` ([0, 1])
-      or ``"real"``. The core refuses a binarization that does not fit the support.
+    * ``support``: the data it models: ``"binary"`` ({0, 1}), ``"unit_interval"`` ([0, 1]),
+      ``"real"``, or ``"8bit"`` (the 256 values ``k/255``, ``k = 0..255``, that
+      :func:`genmod.model.preprocess.to_unit_interval` makes of uint8 data; ``log_prob`` is then
+      a probability mass over those values, and runs report bits/dim next to nats:
+      :mod:`genmod.contract.units`). The core refuses a binarization that does not fit the
+      support: an ``"8bit"`` likelihood takes only ``--binarize none`` (``auto`` picks it) and
+      data whose values are ``k/255`` (uint8 datasets).
     * ``has_mean``: whether :meth:`mean` works (default ``True``). A likelihood without a
       closed-form mean (an autoregressive one such as the built-in ``pixelcnn``) sets it to
       ``False`` and overrides :meth:`image`.

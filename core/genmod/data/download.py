@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import tempfile
 import urllib.error
@@ -20,16 +21,22 @@ def download_verified(
     filename: str,
     mirrors: Sequence[str],
     destination: Path,
-    payload_sha256: str,
+    payload_sha256: str | None = None,
     *,
+    file_sha256: str | None = None,
     timeout: float = 30.0,
 ) -> Path:
     """Fetch ``filename`` from the first mirror that works and verify it.
 
-    ``payload_sha256`` is the SHA-256 of the *uncompressed* content (gzip files are
-    decompressed to check). The file is written atomically to ``destination / filename``.
-    Raises :class:`DataError` naming every mirror tried and why it failed.
+    Give exactly one checksum (lowercase hex): ``payload_sha256``, the SHA-256 of the
+    *uncompressed* content (``.gz`` files are decompressed to check; how MNIST's are pinned), or
+    ``file_sha256``, the SHA-256 of the file exactly as downloaded (how archives such as
+    ``cifar-10-binary.tar.gz`` are published). The file is written atomically to
+    ``destination / filename`` only once it matches. Raises :class:`DataError` naming every
+    mirror tried and why it failed.
     """
+    if (payload_sha256 is None) == (file_sha256 is None):
+        raise ValueError("download_verified needs exactly one of payload_sha256, file_sha256")
     destination.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
     for mirror in mirrors:
@@ -40,12 +47,16 @@ def download_verified(
         except (urllib.error.URLError, OSError, ValueError) as exc:
             failures.append(f"{url}: {getattr(exc, 'reason', exc)}")
             continue
-        try:
-            payload = gzip.decompress(data) if filename.endswith(".gz") else data
-        except (OSError, EOFError, zlib.error):
-            failures.append(f"{url}: the download is not a valid gzip file")
-            continue
-        if sha256(payload) != payload_sha256:
+        if file_sha256 is not None:
+            payload, expected = data, file_sha256
+        else:
+            try:
+                payload = gzip.decompress(data) if filename.endswith(".gz") else data
+            except (OSError, EOFError, zlib.error):
+                failures.append(f"{url}: the download is not a valid gzip file")
+                continue
+            expected = payload_sha256
+        if sha256(payload) != expected:
             failures.append(f"{url}: checksum mismatch (got {sha256(payload)[:16]}...)")
             continue
         target = destination / filename
@@ -65,3 +76,12 @@ def download_verified(
         + ". If this machine is offline, copy the file there by hand or pass --data-dir "
         "(or set GENMOD_DATA_DIR) to a folder that holds it."
     )
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """The SHA-256 (hex) of a file's bytes, read in chunks (archives may be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

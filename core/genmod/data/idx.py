@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -39,7 +40,7 @@ def parse_idx(payload: bytes, source: str = "IDX data") -> np.ndarray:
         raise DataError(f"{source} is truncated: its header is incomplete.")
     dims = struct.unpack(f">{ndim}I", payload[4:header])
     dtype = np.dtype(_IDX_DTYPES[type_code])
-    expected = int(np.prod(dims)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: no overflow
     if len(payload) - header != expected:
         raise DataError(
             f"{source} is truncated or corrupt: its header declares shape {dims} "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from genmod.contract.units import bits_per_dim, item_dimensions, reports_bits_per_dim
 from genmod.model.elbo import elbo_terms
 from genmod.model.preprocess import binarize_images, one_hot_labels
 
@@ -16,6 +17,8 @@ class ELBOEvaluator:
     batch index only, so the same model and ``seed`` always give the same numbers, whatever
     the training seed was. The compiled batch function is built once per evaluator, so a
     training loop that evaluates every epoch (validation and test) traces it only once.
+    For a likelihood over 8-bit data the result also gives the ELBO in bits per dimension
+    (:func:`genmod.contract.units.bits_per_dim`, an upper bound on the model's bits/dim).
     """
 
     def __init__(self, model, *, binarize: str, batch_size: int = 500, seed: int = 0) -> None:
@@ -44,7 +47,8 @@ class ELBOEvaluator:
         )
 
     def __call__(self, images: np.ndarray, labels: np.ndarray | None) -> dict[str, float]:
-        """Returns ``{"elbo", "reconstruction", "kl", "kl_analytic"}`` for ``images``."""
+        """Returns ``{"elbo", "reconstruction", "kl", "kl_analytic"}`` for ``images`` (and
+        ``"bits_per_dim"``, after ``"elbo"``, when the likelihood's support is 8-bit)."""
         n = int(images.shape[0])
         images_t = tf.constant(images)
         labels_t = tf.constant(labels) if labels is not None else None
@@ -56,8 +60,14 @@ class ELBOEvaluator:
             totals += self._batch_terms(x_raw, y, tf.constant(b, tf.int32)).numpy()
         means = totals / n
         flags = self._analytic_flags
+        bits = {}
+        support = getattr(getattr(self.model, "likelihood", None), "support", "")
+        if reports_bits_per_dim(support):
+            dims = item_dimensions(self.model.data_shape)
+            bits["bits_per_dim"] = bits_per_dim(float(means[0]), dims)
         return {
             "elbo": float(means[0]),
+            **bits,
             "reconstruction": float(means[1]),
             "kl": float(means[2]),
             "kl_analytic": bool(all(flags)) if flags else True,

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from genmod.contract.errors import ConfigError
+from genmod.contract.units import bits_per_dim, item_dimensions, reports_bits_per_dim
 from genmod.model.elbo import kl_divergence
 from genmod.model.preprocess import binarize_images, one_hot_labels
 
@@ -287,6 +288,7 @@ def evaluate_log_likelihood(
     seed: int = 0,
     binarize_batch_size: int = 500,
     progress=None,
+    per_item: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Test log-likelihood (IWAE, K = ``num_samples``), ELBO, reconstruction, KL (nats per
     item, means over ``images``) and the number of active units.
@@ -298,7 +300,11 @@ def evaluate_log_likelihood(
     follows :func:`binarized_test_set` with ``binarize_batch_size`` (the run's
     ``eval_batch_size``) and ``seed``; importance samples use seeds derived from ``seed`` and the
     batch index, so the same call gives the same numbers. ``progress(done, total)`` is called
-    after each batch.
+    after each batch. ``per_item``: a dict to fill with the per-image estimates behind the
+    means, float64 ``[n]`` arrays ``log_likelihood`` and ``elbo`` in test-set order (for the
+    evaluation's figure). For a likelihood over 8-bit data the result also gives
+    ``bits_per_dim`` (of the IWAE log-likelihood) and ``elbo_bits_per_dim``
+    (:func:`genmod.contract.units.bits_per_dim`).
     """
     num_samples = check_num_samples(num_samples)
     # A batch never holds more images than there are (the memory estimate uses this size).
@@ -334,6 +340,7 @@ def evaluate_log_likelihood(
     analytic_flags: list[bool] = []
     sums = {"log_likelihood": 0.0, "reconstruction": 0.0, "kl": 0.0, "elbo": 0.0}
     means = []
+    items: dict[str, list[np.ndarray]] = {"log_likelihood": [], "elbo": []}
     for b, start in enumerate(range(0, n, batch_size)):
         x = tf.constant(data[start : start + batch_size])
         y = (
@@ -345,10 +352,19 @@ def evaluate_log_likelihood(
         for key in sums:
             sums[key] += float(tf.reduce_sum(tf.cast(out[key], tf.float64)))
         means.append(out["posterior_mean"].numpy())
+        for key, parts in items.items():
+            parts.append(np.asarray(out[key], np.float64))
         if progress is not None:
             progress(min(start + batch_size, n), n)
     result: dict[str, Any] = {key: value / n for key, value in sums.items()}
+    if per_item is not None:
+        per_item.update({key: np.concatenate(parts) for key, parts in items.items()})
     result["nll"] = -result["log_likelihood"]
+    support = getattr(getattr(model, "likelihood", None), "support", "")
+    if reports_bits_per_dim(support):
+        dims = item_dimensions(model.data_shape)
+        result["bits_per_dim"] = bits_per_dim(result["log_likelihood"], dims)
+        result["elbo_bits_per_dim"] = bits_per_dim(result["elbo"], dims)
     result["kl_analytic"] = bool(all(analytic_flags)) if analytic_flags else True
     result["active_units"] = active_units(np.concatenate(means, axis=0))
     result["latent_dim"] = int(model.latent_dim)

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from genmod.config import toml as tomlio
 from genmod.evaluate.loglik import evaluate_log_likelihood
 from genmod.model.assembly import load_dataset
@@ -16,6 +18,8 @@ from genmod.runs.loading import load_run
 from genmod.runs.lock import run_lock, this_command
 
 EVALUATION_FILE = "evaluation.json"
+#: the figure written next to evaluation.json when ``evaluate_run`` is given a ``figure``
+EVALUATION_FIGURE = "evaluation.png"
 
 
 def evaluate_run(
@@ -30,6 +34,7 @@ def evaluate_run(
     data_dir: str | Path | None = None,
     registry: Registry | None = None,
     progress: Callable[[int, int], None] | None = None,
+    figure: Callable[[Path, dict[str, Any], dict[str, np.ndarray]], Any] | None = None,
 ) -> dict[str, Any]:
     """IWAE log-likelihood, ELBO, KL, reconstruction and active units of a run's test set.
 
@@ -42,6 +47,12 @@ def evaluate_run(
     (``RunObserver.on_evaluation``). It holds the run folder's writer lock meanwhile
     (:func:`genmod.runs.lock.run_lock`): while another command writes the folder (a training)
     it raises :class:`genmod.contract.errors.RunDirError` naming that process.
+
+    ``figure(path, result, per_item)``, when given, draws ``RUN/evaluation.png`` (``path``)
+    from the result and the per-image estimates (float64 ``[n]`` arrays ``log_likelihood`` and
+    ``elbo``, nats), inside the lock and before ``evaluation.json`` is written, which then
+    names it under ``"figure"``; ``genmod evaluate`` passes
+    :func:`genmod.pictures.charts.save_evaluation_result` (this layer cannot import pictures).
     """
     registry = registry or get_registry()
     # it writes evaluation.json: one writer per run folder (genmod.runs.lock)
@@ -50,6 +61,7 @@ def evaluate_run(
         config = dataclasses.replace(run.config, test_size=test_size, train_size=1)
         _, data = load_dataset(config, registry, data_dir or run.meta.get("data_dir"))
         eval_seed = run.config.eval_seed if seed is None else int(seed)
+        per_item: dict[str, np.ndarray] = {}
         result = evaluate_log_likelihood(
             run.model,
             data.x_test,
@@ -62,6 +74,7 @@ def evaluate_run(
             seed=eval_seed,
             binarize_batch_size=run.config.eval_batch_size,
             progress=progress,
+            per_item=per_item,
         )
         result = {
             "run_dir": str(run.run_dir),
@@ -69,6 +82,9 @@ def evaluate_run(
             "seed": eval_seed,
             **result,
         }
+        if figure is not None:
+            figure(Path(run.run_dir) / EVALUATION_FIGURE, result, per_item)
+            result["figure"] = EVALUATION_FIGURE
         tomlio.write_atomic(
             Path(run.run_dir) / EVALUATION_FILE, json.dumps(result, indent=2) + "\n"
         )

@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from genmod.config import RunConfig
 from genmod.contract.errors import ConfigError, GenmodError, PluginError
+from genmod.contract.units import EIGHT_BIT, SUPPORTS
 from genmod.data import Dataset, DatasetArrays, load_checked
 from genmod.plugins import ComponentSpec, Registry, strict_mode
 
@@ -52,18 +55,16 @@ def load_dataset(
     return dataset, arrays.limited(config.train_size, config.test_size)
 
 
-SUPPORTS = ("binary", "unit_interval", "real")
-
-
 def resolve_binarization(config: RunConfig, support: str, likelihood: str) -> str:
     """The binarization a run uses, given the likelihood's support (see docs/models.md).
 
     ``auto`` means ``dynamic`` for binary likelihoods and ``none`` (grey levels in [0, 1])
     otherwise. A binary likelihood with grey levels (``none``) is refused: its log_prob would
     not be a normalised density, and numbers would not be comparable with the literature.
-    ``unit_interval`` and ``real`` likelihoods accept every binarization (binary data lie in
-    [0, 1] too), but their densities on binarized data are not comparable with Bernoulli
-    numbers. A support outside :data:`SUPPORTS` is a plugin bug.
+    An 8-bit likelihood (support ``"8bit"``) takes only ``none``: binarized data are not its
+    256 values. ``unit_interval`` and ``real`` likelihoods accept every binarization (binary
+    data lie in [0, 1] too), but their densities on binarized data are not comparable with
+    Bernoulli numbers. A support outside :data:`SUPPORTS` is a plugin bug.
     """
     if support not in SUPPORTS:
         raise PluginError(
@@ -73,6 +74,13 @@ def resolve_binarization(config: RunConfig, support: str, likelihood: str) -> st
         )
     if config.binarize == "auto":
         return "dynamic" if support == "binary" else "none"
+    if support == EIGHT_BIT and config.binarize != "none":
+        raise ConfigError(
+            f"the {likelihood!r} likelihood models 8-bit values (k/255, k = 0..255), but "
+            f"--binarize {config.binarize} makes binary data. Use --binarize none (or leave "
+            "--binarize out: auto picks none for it), or a likelihood for binary data such as "
+            "bernoulli."
+        )
     if support == "binary" and config.binarize == "none":
         raise ConfigError(
             f"the {likelihood!r} likelihood models binary pixels, but --binarize none keeps grey "
@@ -80,6 +88,38 @@ def resolve_binarization(config: RunConfig, support: str, likelihood: str) -> st
             "likelihood for grey levels such as gaussian or continuous-bernoulli."
         )
     return config.binarize
+
+
+def check_data_for_likelihood(config: RunConfig, registry: Registry, data: DatasetArrays) -> None:
+    """Refuse, before a run folder exists, a likelihood that cannot model the data.
+
+    Reads the likelihood's ``support`` class attribute (a factory without one is checked only
+    when the model is built, by :func:`resolve_binarization`): the binarization must fit it,
+    and an 8-bit likelihood needs 8-bit data: a uint8 dataset, or float32 values that are all
+    multiples of 1/255. A :class:`ConfigError` names the dataset and what was found.
+    """
+    factory = registry.get("likelihood", config.likelihood).load()
+    support = getattr(factory, "support", None)
+    if not isinstance(support, str):
+        return
+    resolve_binarization(config, support, config.likelihood)
+    if support != EIGHT_BIT:
+        return
+    for split, x in (("training", data.x_train), ("test", data.x_test)):
+        if x.dtype == np.uint8:
+            continue
+        worst = 0.0
+        for start in range(0, len(x), 1000):  # bounded temporaries for large float datasets
+            scaled = np.asarray(x[start : start + 1000], np.float64) * 255.0
+            worst = max(worst, float(np.max(np.abs(scaled - np.round(scaled)), initial=0.0)))
+        if worst > 1e-3:
+            raise ConfigError(
+                f"the {config.likelihood!r} likelihood models 8-bit values (k/255, k = "
+                f"0..255), but the {split} images of the dataset {config.dataset!r} are "
+                f"{x.dtype} values off that grid (by up to {worst:.3g}/255). Use it with 8-bit "
+                "(uint8) data, or choose a likelihood for grey levels such as gaussian or "
+                "continuous-bernoulli."
+            )
 
 
 def is_conditional(config: RunConfig, registry: Registry) -> bool:

@@ -106,7 +106,10 @@ def pca_2d(codes: np.ndarray) -> np.ndarray:
     if codes.shape[1] == 1:
         return np.concatenate([centred, np.zeros_like(centred)], axis=1)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    return centred @ vt[:2].T
+    projected = centred @ vt[:2].T
+    if projected.shape[1] < 2:  # fewer than 2 codes have fewer than 2 principal axes
+        projected = np.pad(projected, ((0, 0), (0, 2 - projected.shape[1])))
+    return projected
 
 
 def _as_images(images: np.ndarray, data_shape: tuple[int, ...]) -> np.ndarray:
@@ -135,15 +138,29 @@ def reconstruction_picture(model, images, labels, path: Path, *, binarize: str, 
     return pictures.save_png(pictures.grid(tiles, columns), path)
 
 
+def latent_points(codes: np.ndarray) -> tuple[np.ndarray, tuple[str, str], str]:
+    """The 2-d points of a latent scatter of ``codes`` ``[n, d]``, their axis names and what
+    they are: the codes themselves (``z1, z2``) when d = 2, the first latent dimension against
+    zero when d = 1, otherwise their projection on the first two principal components
+    (``PC1, PC2``, :func:`pca_2d`)."""
+    d = codes.shape[1]
+    if d == 2:
+        return codes, ("z1", "z2"), "latent space (z1, z2)"
+    if d == 1:
+        flat = np.concatenate([codes, np.zeros_like(codes)], axis=1)
+        return flat, ("z1", "(0: a 1-d latent space)"), "1-d latent space"
+    return pca_2d(codes), ("PC1", "PC2"), f"PCA of the {d}-d latent codes"
+
+
 def latent_picture(model, images, labels, path: Path, *, binarize: str):
-    """Test codes (posterior means) coloured by label; PCA when latent_dim > 2."""
+    """Test codes (posterior means E[z|x]) as a matplotlib scatter coloured by label, with a
+    legend of the labels present; PCA when latent_dim > 2 (the title says which)."""
+    from genmod.pictures import charts
+
     codes = encode_means(model, images, labels, binarize=binarize)
-    if codes.shape[1] == 2:
-        points, names, how = codes, ("z1", "z2"), "latent space"
-    else:
-        points, names, how = pca_2d(codes), ("PC1", "PC2"), f"PCA of {codes.shape[1]}-d codes"
-    title = f"{how}, {len(codes)} test images"
-    return pictures.save_png(pictures.scatter(points, labels, title=title, axis_names=names), path)
+    points, names, how = latent_points(codes)
+    title = f"{how}: posterior means of {len(codes)} test images"
+    return charts.save_latent_scatter(points, labels, path, title=title, axis_names=names)
 
 
 def manifold_picture(model, path: Path, *, steps: int = 20, label: int | None = None):
@@ -165,8 +182,13 @@ def interpolation_picture(
     model, images, labels, path: Path, *, binarize: str, pairs: int = 4, steps: int = 10
 ):
     """Each row: decoded straight line in z between the codes of test images 2i and 2i+1, with
-    the two inputs at the ends."""
+    the two inputs at the ends. Needs ``2 * pairs`` images."""
     n = 2 * pairs
+    if len(images) < n:
+        raise ConfigError(
+            f"{pairs} interpolations need {n} test images; there are {len(images)}. "
+            f"Give at most {len(images) // 2} pairs."
+        )
     x = binarize_images(tf.constant(images[:n]), binarize, [0, 0]).numpy()
     y = None if labels is None else labels[:n]
     codes = encode_means(model, images[:n], y, binarize=binarize)

@@ -1,7 +1,8 @@
-"""Pictures a person can look at: image grids, animated GIFs and labelled scatter plots.
+"""Pictures a person can look at: image grids, animated GIFs and a quick scatter plot.
 
 Pure numpy + Pillow (no TensorFlow, no matplotlib): images come in as float arrays in
-``[0, 1]`` of shape ``[n, height, width, channels]`` with 1 or 3 channels. Every file is written
+``[0, 1]`` of shape ``[n, height, width, channels]`` with 1 channel (grey: mode "L" PNGs) or 3
+(colour: mode "RGB" PNGs and colour GIFs). Every file is written
 to a temporary name and renamed, so a kill leaves either the old picture or the new one.
 """
 
@@ -82,11 +83,34 @@ def save_png(picture: Image.Image, path: Path) -> Path:
     return _atomic_save(path, lambda tmp: picture.save(tmp, format="PNG"))
 
 
+def _palette_frames(images: list[Image.Image]) -> list[Image.Image]:
+    """Frames in GIF's palette mode "P". Grey frames keep their 256 grey levels exactly; colour
+    frames share one adaptive 256-colour palette (median cut over all frames, no dithering),
+    so colours stay true and do not flicker from frame to frame. Deterministic."""
+    if all(image.mode in ("L", "1") for image in images):
+        return [image.convert("L").convert("P") for image in images]
+    rgb = [image.convert("RGB") for image in images]
+    width = max(image.width for image in rgb)
+    strip = Image.new("RGB", (width, sum(image.height for image in rgb)))
+    top = 0
+    for image in rgb:
+        strip.paste(image, (0, top))
+        top += image.height
+    palette = strip.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    return [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in rgb]
+
+
 def save_gif(frames: Sequence[Path], path: Path, *, seconds_per_frame: float = 0.5) -> Path:
-    """An animated GIF of the PNG ``frames`` (in order, looping forever)."""
-    images = [Image.open(f).convert("P") for f in frames]
-    if not images:
+    """An animated GIF of the PNG ``frames`` (in order, looping forever); grey frames stay
+    grey, colour frames stay in colour (see :func:`_palette_frames`)."""
+    if not frames:
         raise ValueError("no frames for the GIF")
+    opened = []
+    for frame in frames:
+        with Image.open(frame) as image:
+            image.load()
+            opened.append(image.copy())
+    images = _palette_frames(opened)
 
     def save(tmp: str) -> None:
         images[0].save(
@@ -96,6 +120,10 @@ def save_gif(frames: Sequence[Path], path: Path, *, seconds_per_frame: float = 0
             append_images=images[1:],
             duration=int(seconds_per_frame * 1000),
             loop=0,
+            # Pillow's palette optimization gives a frame that uses other colours than the
+            # first a trimmed local palette, which Pillow itself then reads back wrongly (grey
+            # frames 0..127 then 128..255 came back as 0..127 twice); full palettes are exact
+            optimize=False,
         )
 
     return _atomic_save(path, save)
@@ -109,7 +137,9 @@ def scatter(
     title: str = "",
     axis_names: tuple[str, str] = ("z1", "z2"),
 ) -> Image.Image:
-    """A scatter plot of ``points`` ``[n, 2]`` coloured by integer ``labels`` ``[n]`` (0..9).
+    """A quick scatter plot of ``points`` ``[n, 2]`` coloured by integer ``labels`` ``[n]``
+    (0..9), drawn with Pillow alone. A run's ``latent.png`` uses the matplotlib chart of
+    :func:`genmod.pictures.charts.latent_scatter` instead (axes, legend, every point inside).
 
     The axes span the 0.5%-99.5% range of the points (outliers are drawn at the border), with a
     legend of the label colours on the right.

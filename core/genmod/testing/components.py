@@ -28,13 +28,13 @@ from genmod.contract.components import (
     Prior,
 )
 from genmod.contract.errors import ConfigError, PluginError
+from genmod.contract.units import EIGHT_BIT, SUPPORTS
 from genmod.data import Dataset, DatasetArrays, declared_data_shape, load_checked
 from genmod.model.checks import untracked_variables
 from genmod.plugins import Registry
 from genmod.testing.errors import ConformanceError, require
 from genmod.testing.options import check_options, lookup
 
-SUPPORTS = ("binary", "unit_interval", "real")
 REQUIRED_METRICS = ("loss", "elbo", "reconstruction", "kl")
 
 # -- helpers -------------------------------------------------------------------------------
@@ -255,6 +255,8 @@ def _data_in_support(support: str, shape: Sequence[int], seed: int) -> tf.Tensor
         values = rng.integers(0, 2, shape)
     elif support == "unit_interval":
         values = rng.uniform(0.01, 0.99, shape)
+    elif support == EIGHT_BIT:
+        values = rng.integers(0, 256, shape) / 255.0  # the 256 values k/255
     else:
         values = rng.uniform(0.0, 1.0, shape)  # grey levels: what genmod feeds real likelihoods
     return tf.constant(values, tf.float32)
@@ -344,7 +346,8 @@ def check_likelihood_normalised(
 
     ``build`` must give a likelihood whose ``data_shape`` has one element (continuous support,
     integrated numerically with the trapezoid rule over the support, or ``[-100, 100]`` for
-    ``real``) or at most 10 elements (binary support, summed exactly over all ``2^n`` items).
+    ``real``) or at most 10 elements (binary support, summed exactly over all ``2^n`` items);
+    an ``8bit`` likelihood is summed exactly over the 256 values ``k/255`` of one element.
     Returns the total probability.
     """
     likelihood = _built(build, Likelihood, who or "likelihood")
@@ -357,6 +360,10 @@ def check_likelihood_normalised(
         require(size <= 10, who, f"binary normalisation needs <= 10 elements, got {size}")
         grid = np.array(np.meshgrid(*[[0.0, 1.0]] * size, indexing="ij")).reshape(size, -1).T
         items = tf.constant(grid.reshape(-1, 1, *shape), tf.float32)  # [2^n, 1, *shape]
+        total = float(np.sum(np.exp(np.asarray(dist.log_prob(items), np.float64))))
+    elif likelihood.support == EIGHT_BIT:
+        require(size == 1, who, f"8-bit normalisation needs one element, got {size}")
+        items = tf.constant((np.arange(256) / 255.0).reshape(-1, 1, *shape), tf.float32)
         total = float(np.sum(np.exp(np.asarray(dist.log_prob(items), np.float64))))
     else:
         require(size == 1, who, f"continuous normalisation needs one element, got {size}")

@@ -31,6 +31,7 @@ from genmod.config import RunConfig
 from genmod.contract.errors import GenmodError, RunDirError
 from genmod.data import DatasetArrays
 from genmod.evaluate.elbo import ELBOEvaluator
+from genmod.pictures import charts
 from genmod.pictures import figures as visuals
 from genmod.pictures import images as pictures
 from genmod.plugins.observers import ObserverList
@@ -433,6 +434,7 @@ class RunLoop:
         frames = sorted((pictures_dir / "samples").glob("epoch-*.png"))
         frames = [f for f in frames if int(f.stem.split("-")[1]) <= epoch]
         pictures.save_gif(frames, pictures_dir / "samples.gif")
+        charts.save_learning_curves(self.history, pictures_dir / "curves.png")
         test = self.splits.train
         recon = visuals.reconstruction_picture(
             self.model,
@@ -465,9 +467,10 @@ class RunLoop:
         )
         if "validation_elbo" in record:
             line += f" | validation ELBO {record['validation_elbo']:.2f}"
-        return (
-            line + f" | test ELBO {record['test_elbo']:.2f} nats | {record['train_seconds']:.1f}s"
-        )
+        line += f" | test ELBO {record['test_elbo']:.2f} nats"
+        if "test_bits_per_dim" in record:  # 8-bit data (genmod.contract.units)
+            line += f" ({record['test_bits_per_dim']:.3f} bits/dim)"
+        return line + f" | {record['train_seconds']:.1f}s"
 
     # ----------------------------------------------------------------------------- finish
     def _finish(self) -> None:
@@ -529,5 +532,9 @@ def write_final_pictures(model, data: DatasetArrays, run_dir: Path, binarize: st
     visuals.latent_picture(model, x, y, out / "latent.png", binarize=binarize)
     if model.latent_dim == 2:
         visuals.manifold_picture(model, out / "manifold.png")
-    visuals.interpolation_picture(model, x, y, out / "interpolation.png", binarize=binarize)
+    pairs = min(4, len(x) // 2)  # a small test set of one's own data may hold fewer than 8
+    if pairs:
+        visuals.interpolation_picture(
+            model, x, y, out / "interpolation.png", binarize=binarize, pairs=pairs
+        )
     visuals.traversal_picture(model, x, y, out / "traversal.png", binarize=binarize)

@@ -82,8 +82,10 @@ def evaluate(
 
     Uses the IWAE estimator log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x) with z_k ~ q(z|x)
     (Burda et al. 2015), and reports it next to the ELBO, its reconstruction and KL terms and
-    the number of active latent units (Cov_x E_q[z_i] > 0.01), all in nats per test image.
-    The results are printed and written to RUN_DIR/evaluation.json.
+    the number of active latent units (Cov_x E_q[z_i] > 0.01), all in nats per test image
+    (and in bits/dim for 8-bit likelihoods such as discretized-logistic).
+    The results are printed and written to RUN_DIR/evaluation.json, with a figure of the
+    per-image log p(x) and ELBO and of their gap in RUN_DIR/evaluation.png.
     """
     quiet_tensorflow()  # before genmod.evaluate.loglik, which imports TensorFlow
     from genmod.contract.errors import ConfigError
@@ -97,6 +99,7 @@ def evaluate(
     if seed is not None and not 0 <= seed < 2**31 - 1:
         raise ConfigError(f"--seed got {seed}; it must be in [0, 2^31 - 1).")
     from genmod.evaluate.run import evaluate_run
+    from genmod.pictures.charts import save_evaluation_result
 
     with ProgressDisplay(progress_enabled(quiet=quiet or as_json), unit="images") as display:
         result = run_interruptibly(
@@ -110,6 +113,7 @@ def evaluate(
                 seed=seed,
                 data_dir=data_dir,
                 progress=lambda done, total: display.update(done, total, f"log p(x), K={samples}"),
+                figure=save_evaluation_result,
             ),
             what="the evaluation",
         )
@@ -117,13 +121,19 @@ def evaluate(
         click.echo(json.dumps(result, indent=2))
         return
     kl_kind = "analytic" if result["kl_analytic"] else "Monte Carlo"
+    bits, elbo_bits = "", ""
+    if "bits_per_dim" in result:  # 8-bit data (genmod.contract.units)
+        bits = f", {result['bits_per_dim']:.3f} bits/dim"
+        elbo_bits = f", {result['elbo_bits_per_dim']:.3f} bits/dim"
     click.echo(
-        f"test log p(x) {result['log_likelihood']:.2f} nats (IWAE, K={result['num_samples']}, "
-        f"{result['test_size']} images; NLL {result['nll']:.2f})\n"
-        f"test ELBO {result['elbo']:.2f} nats (reconstruction {result['reconstruction']:.2f}, "
+        f"test log p(x) {result['log_likelihood']:.2f} nats{bits} (IWAE, "
+        f"K={result['num_samples']}, {result['test_size']} images; NLL {result['nll']:.2f})\n"
+        f"test ELBO {result['elbo']:.2f} nats{elbo_bits} (reconstruction "
+        f"{result['reconstruction']:.2f}, "
         f"KL {result['kl']:.2f}, {kl_kind})\n"
         f"active units {result['active_units']}/{result['latent_dim']} | "
         f"{result['chunk_size']} samples x {result['batch_size']} images per chunk, "
         f"~{result['working_memory_mib']:.0f} MiB | "
         f"{result['seconds']:.0f}s; written to {Path(run_dir) / 'evaluation.json'}"
+        + (f" and {Path(run_dir) / result['figure']}" if result.get("figure") else "")
     )

@@ -73,6 +73,8 @@ def describe_run(path: Path) -> dict[str, Any]:
             "format_version": meta.get("format_version"),
         }
     )
+    if "test_bits_per_dim" in last:  # 8-bit data: bits/dim next to nats (genmod.contract.units)
+        info["test_bits_per_dim"] = last.get("test_bits_per_dim")
     evaluation_file = Path(path) / "evaluation.json"  # written by `genmod evaluate`
     if evaluation_file.exists():
         try:
@@ -80,7 +82,7 @@ def describe_run(path: Path) -> dict[str, Any]:
         except (OSError, json.JSONDecodeError):
             found = None
         if isinstance(found, dict):
-            keys = ("log_likelihood", "num_samples", "active_units")
+            keys = ("log_likelihood", "bits_per_dim", "num_samples", "active_units")
             info["evaluation"] = {k: found[k] for k in keys if k in found}
     return info
 
@@ -117,9 +119,19 @@ def _number(value: Any) -> str:
     return str(value) if isinstance(value, int) else f"{value:.2f}"
 
 
+def _bits(value: Any) -> str:
+    """`` (2.81 bits/dim)`` for a number (8-bit data), else nothing."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    return f" ({value:.3f} bits/dim)"
+
+
 def _evaluation_text(info: dict[str, Any]) -> str:
-    extra = info.get("evaluation") or {}
+    extra = dict(info.get("evaluation") or {})
+    bits = _bits(extra.pop("bits_per_dim", None))
     parts = [f"{k} {_number(v)}" for k, v in extra.items() if _number(v) != "-"]
+    if bits and parts and parts[0].startswith("log_likelihood "):
+        parts[0] += bits
     return ", ".join(parts[:3])
 
 
@@ -132,7 +144,8 @@ def runs(folder: str, as_json: bool) -> None:
 
     Columns: run folder, model (dataset: encoder/decoder-likelihood, latent size, posterior,
     prior and objective), status, epochs done, the last test ELBO, the best validation ELBO,
-    and what `genmod evaluate` recorded. `--json` also gives each component's options.
+    and what `genmod evaluate` recorded; runs on 8-bit data also give bits/dim. `--json` also
+    gives each component's options.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -152,7 +165,7 @@ def runs(folder: str, as_json: bool) -> None:
                 info.get("model", "-"),
                 info["status"],
                 f"{info.get('epochs_done', 0)}/{info.get('epochs', '?')}",
-                _number(info.get("test_elbo")),
+                _number(info.get("test_elbo")) + _bits(info.get("test_bits_per_dim")),
                 _number(info.get("best_validation_elbo")),
                 _evaluation_text(info),
             )

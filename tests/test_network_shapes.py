@@ -33,14 +33,12 @@ NETWORKS = {
     "residual": {"width": 4, "blocks": 1},
 }
 CONDITIONAL = {"cmlp", "ccnn"}
+# grey and colour, square and not, sizes 2**k does not divide, and the smallest the cnn takes
 SHAPES = [
     (28, 28, 1),
     (32, 32, 3),
-    (64, 64, 3),
     (20, 24, 1),
-    (30, 30, 1),
     (30, 30, 3),
-    (16, 16, 3),
     (8, 8, 1),
     (7, 9, 3),
 ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import tomllib
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -160,3 +162,32 @@ def test_a_test_set_smaller_than_the_pictures_need_still_finishes(tmp_path, mnis
         assert result.exit_code == 0, result.output
         assert (out / "pictures" / "reconstructions.png").exists()
         assert (out / "pictures" / "interpolation.png").exists() == bool(pairs)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--batch-size", "1000"], "larger than the training set"),
+        (["--encoder", "cnn", "--encoder-opt", "filters=8,8,8,8"], "at least"),
+    ],
+)
+def test_a_refused_run_leaves_no_folder_and_the_retry_works(tmp_path, mnist_dir, args, message):
+    out = tmp_path / "run"
+    common = ["--data-dir", mnist_dir, "--out", out, "--train-size", "128"]
+    common += ["--validation-size", "0", "--test-size", "16", "--epochs", "1", "--quiet"]
+    result = invoke("run", *common, *args)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not out.exists()
+    retry = invoke("run", *common, "--encoder", "mlp", "--batch-size", "64")
+    assert retry.exit_code == 0, retry.output
+
+
+def test_a_data_folder_name_that_is_not_text_is_refused_before_training(tmp_path, mnist_dir):
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/bad\xffdir"))
+    odd.mkdir()
+    for name in os.listdir(mnist_dir):
+        (odd / name).symlink_to(Path(mnist_dir) / name)
+    out = tmp_path / "run"
+    result = invoke("run", "--data-dir", odd, "--out", out, *SMALL)
+    assert result.exit_code == 2 and "not valid UTF-8" in result.output, result.output
+    assert not out.exists()

@@ -473,6 +473,9 @@ def test_npz_reads_only_its_keys_and_names_the_others(tmp_path):
     np.savez(tmp_path / "b.npz", images=x, labels=np.arange(10))
     with pytest.raises(DataError, match=r"b.npz' holds images, labels; expected x_train"):
         NpzDataset(path="b.npz").load(tmp_path)
+    (tmp_path / "folder.npz").mkdir()
+    with pytest.raises(DataError, match=r"folder.npz' \(option path\) is not a file"):
+        NpzDataset(path="folder.npz").load(tmp_path)
 
 
 def test_npz_labels_that_are_not_class_indices_are_refused(tmp_path):
@@ -611,13 +614,14 @@ def test_image_folder_refuses_pipes_and_broken_links_without_hanging(tmp_path):
 
 
 def test_image_folder_too_large_for_memory_is_refused_before_decoding(tmp_path, monkeypatch):
-    from genmod_builtins import image_folder_loader
+    from genmod_builtins import image_folder_loader, memory_guard
 
     root = write_image_folder(tmp_path / "pets", per_class=2)  # 6 images
-    monkeypatch.setattr(image_folder_loader, "memory_bytes", lambda: 2 * 2**30)  # 2 GiB
+    monkeypatch.setattr(memory_guard, "memory_bytes", lambda: 2 * 2**30)  # 2 GiB
     opened = []
 
     def pixels(path, size, channels):
+        assert size == (8, 8), "decoding started at the refused size"
         opened.append(path)
         return np.zeros((*size, channels), np.uint8)
 
@@ -625,14 +629,31 @@ def test_image_folder_too_large_for_memory_is_refused_before_decoding(tmp_path, 
     # 6 x 20000 x 20000 x 3 bytes = 6.7 GiB: an out-of-memory crash if it were decoded
     with pytest.raises(
         DataError,
-        match=r"the 6 images of '.*pets' at 20000x20000x3 "
-        r"\(--dataset-opt size=20000,20000\) need 6.7 GiB of memory, more than "
-        r"half of this machine's 2.0 GiB",
+        match=r"the 6 images of '.*pets' at 20000x20000x3 need 6.7 GiB of memory, more than "
+        r"half of this machine's 2.0 GiB; give a smaller --dataset-opt size=HEIGHT,WIDTH",
     ):
         ImageFolder(size=(20000,)).load(root)  # fmt: skip
     assert opened == []
     ImageFolder(size=(8,)).load(root)  # 1 KiB: fine
     assert len(opened) == 6
+
+
+def test_image_folder_prints_no_pillow_warnings(tmp_path, monkeypatch):
+    import warnings
+
+    from PIL import Image
+
+    root = write_image_folder(tmp_path / "pets", per_class=2)  # 20x24 = 480 pixels each
+    palette = Image.fromarray(rng().integers(0, 256, (20, 24, 3), dtype=np.uint8)).convert("P")
+    palette.save(root / "cat" / "clear.png", transparency=bytes(range(8)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 300)  # 480 pixels: Pillow's bomb *warning*
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning Pillow prints on stderr fails the test
+        arrays = ImageFolder().load(root)
+    assert arrays.x_train.shape[1:] == (20, 24, 3) and len(arrays.x_train) + len(arrays.x_test) == 7
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 200)  # above twice the limit: refused
+    with pytest.raises(DataError, match=r"is too large to read safely"):
+        ImageFolder().load(root)
 
 
 def test_image_folder_with_train_but_no_test_says_so(tmp_path):
@@ -705,3 +726,26 @@ def test_genmod_plugins_lists_the_datasets_without_importing_tensorflow_or_numpy
     for name in ("fashion-mnist", "kmnist", "cifar10", "npz", "image-folder"):
         assert f"dataset {name}: " in result.stdout
     assert "test_fraction (float, default 0.1)" in result.stdout
+
+
+def test_image_folder_turns_exif_rotated_photos_upright(tmp_path):
+    """A phone photo stored 6 wide x 4 high with orientation 6 (turned a quarter) is 4 wide x 6
+    high when viewed; it must load that way and not count as a different size."""
+    from PIL import Image
+
+    from genmod_builtins.image_folder_loader import ImageFolder
+
+    for k in range(4):
+        folder = tmp_path / "photos" / ("a" if k % 2 else "b")
+        folder.mkdir(parents=True, exist_ok=True)
+        upright = Image.new("RGB", (4, 6), (200, 10, 10))
+        upright.putpixel((0, 0), (0, 255, 0))
+        if k == 0:
+            stored = upright.transpose(Image.Transpose.ROTATE_90)  # 6 wide x 4 high
+            exif = Image.Exif()
+            exif[0x0112] = 6
+            stored.save(folder / f"{k}.jpg", exif=exif, quality=95)
+        else:
+            upright.save(folder / f"{k}.png")
+    arrays = ImageFolder(test_fraction=0.25).load(tmp_path / "photos")
+    assert arrays.data_shape == (6, 4, 3)

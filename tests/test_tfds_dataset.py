@@ -295,6 +295,24 @@ def test_split_slices_and_unknown_splits(prepared_dir):
         TFDSDataset(name="genmod_test_tiny_images", test_split="valid").load(prepared_dir)
 
 
+def test_a_size_too_large_for_memory_is_refused_before_reading(prepared_dir, monkeypatch):
+    from genmod_builtins import memory_guard
+
+    monkeypatch.setattr(memory_guard, "memory_bytes", lambda: 64 * 2**20)  # 64 MiB
+    # 20 items resized to 2000x2000x1 = 76 MiB (with real sizes, TensorFlow ran out of memory
+    # and the error said the prepared files were corrupt, advising to delete them)
+    big = TFDSDataset(name="genmod_test_tiny_images", size=(2000, 2000), download=False)
+    with pytest.raises(
+        DataError,
+        match=r"the 20 items of the TFDS dataset 'genmod_test_tiny_images' at 2000x2000x1 need "
+        r"76 MiB of memory, more than half of this machine's 64 MiB; give a smaller "
+        r"--dataset-opt size=",
+    ):
+        big.load(prepared_dir)
+    small = TFDSDataset(name="genmod_test_tiny_images", size=(8, 8), download=False)
+    assert small.load(prepared_dir).x_train.shape == (12, 8, 8, 1)
+
+
 def test_a_corrupt_prepared_file_is_a_data_error(prepared_dir, tmp_path):
     import shutil
 

@@ -118,15 +118,18 @@ def train(
     data = splits.train
     condition_dim = condition_dim_for(config, registry, data)  # before the run folder exists
     check_data_for_likelihood(config, registry, data)  # binarization, 8-bit data
+    _check_batch_size(config, data)
+    _check_path_text(data_dir, out_dir)
+    # Built before the run folder exists, so a refused network shape leaves nothing behind.
+    keras.utils.set_random_seed(config.seed)
+    with precision_policy(config.precision), strategy.scope():
+        assembled = build_model(config, registry, data.data_shape, condition_dim)
     out = Path(out_dir) if out_dir else rundir.default_run_dir(config)
     worker_output = WorkerOutput(strategy, out)
     rundir.check_new_run_dir(worker_output.path, overwrite=overwrite)  # before a lock file exists
     # one writer per run folder (genmod.runs.lock); a non-chief worker locks its own temporary one
     with run_lock(worker_output.path, this_command("genmod.api.train"), create=True):
         run_dir = rundir.prepare_run_dir(worker_output.path, overwrite=overwrite)
-        keras.utils.set_random_seed(config.seed)
-        with precision_policy(config.precision), strategy.scope():
-            assembled = build_model(config, registry, data.data_shape, condition_dim)
         meta: dict[str, Any] = {
             "resolved_binarize": assembled.binarize,
             "data_shape": list(data.data_shape),
@@ -150,6 +153,32 @@ def train(
         history = loop.run()
     worker_output.cleanup()  # a non-chief worker's temporary folder is deleted
     return RunResult(run_dir, config, assembled.model, history, loop.model_epoch)
+
+
+def _check_batch_size(config: RunConfig, data) -> None:
+    """The trainer's own check, made before the run folder exists (a retry then just works)."""
+    n = len(data.x_train)
+    if config.batch_size > n:
+        raise ConfigError(
+            f"--batch-size {config.batch_size} is larger than the training set ({n} items); "
+            f"use at most {n}."
+        )
+
+
+def _check_path_text(*paths: str | Path | None) -> None:
+    """Refuse folder names that are not valid text: config.toml records them, and TOML holds
+    only Unicode, so such a run could never be resumed."""
+    for path in paths:
+        if path is None:
+            continue
+        try:
+            str(Path(path).expanduser().resolve()).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(
+                f"the path {str(path)!r} is not valid UTF-8 text; a run folder records its "
+                "paths in config.toml, which holds only text. Rename the folder (or link to it "
+                "under a UTF-8 name) and try again."
+            ) from None
 
 
 def resume(

@@ -17,8 +17,7 @@ when any image is in colour, else 1. Output: uint8 ``[n, H, W, C]``. No TensorFl
 
 from __future__ import annotations
 
-import math
-import os
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 from genmod.contract.errors import ConfigError, DataError
 from genmod.data import Dataset, DatasetArrays
 from genmod_builtins.data_splits import shuffled, split_indices
+from genmod_builtins.memory_guard import check_fits
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 _GREY_MODES = {"1", "L", "LA"}
@@ -105,7 +105,12 @@ class ImageFolder(Dataset):
         probes = [self._probe(path) for path, _ in every]  # headers only: sizes and modes
         target = self.size or self._common_size(probes, every)
         channels = self.channels or (3 if any(colour for _, colour in probes) else 1)
-        _check_memory(len(every), (*target, channels), root, bool(self.size))
+        check_fits(
+            len(every),
+            (*target, channels),
+            f"the {len(every)} images of {str(root)!r}",
+            "give a smaller --dataset-opt size=HEIGHT,WIDTH",
+        )
         images = np.stack([self._pixels(path, target, channels) for path, _ in every])
         labels = np.array([label for _, label in every], dtype=np.int64)
         n_train = len(train_files)
@@ -201,7 +206,11 @@ class ImageFolder(Dataset):
                     f"{str(path)!r} has {image.mode} pixels (16-bit or more per channel); "
                     "genmod reads 8-bit images: convert it to 8 bits per channel."
                 )
-            return image.size, image.mode not in _GREY_MODES
+            width, height = image.size
+            # EXIF orientations 5-8 turn the picture a quarter: _pixels returns it upright
+            if image.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
+                width, height = height, width
+            return (width, height), image.mode not in _GREY_MODES
 
     @staticmethod
     def _common_size(probes, files) -> tuple[int, int]:
@@ -219,9 +228,13 @@ class ImageFolder(Dataset):
     @staticmethod
     def _pixels(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
         """The decoded image, resized to ``size`` (height, width), uint8 ``[H, W, channels]``."""
-        from PIL import Image
+        from PIL import Image, ImageOps
 
         with _opened(path) as image:
+            # phone photos store their rotation in EXIF; show them the way a viewer does
+            image = ImageOps.exif_transpose(image)
+            if image.mode == "P" and "transparency" in image.info:
+                image = image.convert("RGBA")  # what Pillow asks for (else it warns on stderr)
             image = image.convert("L" if channels == 1 else "RGB")
             if image.size != (size[1], size[0]):
                 image = image.resize((size[1], size[0]), Image.Resampling.LANCZOS)
@@ -229,28 +242,7 @@ class ImageFolder(Dataset):
         return array[..., None] if channels == 1 else array
 
 
-def memory_bytes() -> int | None:
-    """This machine's physical memory in bytes, or ``None`` where the OS does not say."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def _check_memory(n: int, shape: tuple[int, int, int], root: Path, resized: bool) -> None:
-    """Refuse, before decoding anything, images whose uint8 array ``[n, *shape]`` would take
-    more than half of the machine's memory (training needs more besides): a huge ``size`` or
-    huge images would otherwise be an out-of-memory crash midway."""
-    needed = n * math.prod(shape)
-    total = memory_bytes()
-    if total and needed > total // 2:
-        height, width, channels = shape
-        cause = "--dataset-opt size=" + f"{height},{width}" if resized else "their own size"
-        raise DataError(
-            f"the {n} images of {str(root)!r} at {height}x{width}x{channels} ({cause}) need "
-            f"{needed / 2**30:.1f} GiB of memory, more than half of this machine's "
-            f"{total / 2**30:.1f} GiB; give a smaller --dataset-opt size=HEIGHT,WIDTH."
-        )
+_EXIF_ORIENTATION = 0x0112  # the EXIF tag that says how the camera was held
 
 
 @contextmanager
@@ -260,8 +252,13 @@ def _opened(path: Path) -> Iterator:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path, formats=("PNG", "JPEG")) as image:
-            yield image
+        with warnings.catch_warnings():
+            # up to twice Pillow's pixel limit it only warns (on stderr, in the middle of genmod's
+            # output); above that it raises DecompressionBombError, a DataError below. The
+            # memory the decoded images take is checked before decoding (_check_memory).
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path, formats=("PNG", "JPEG")) as image:
+                yield image
     except Image.DecompressionBombError as exc:
         raise DataError(f"{str(path)!r} is too large to read safely: {exc}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:

@@ -63,7 +63,8 @@ class NpzDataset(Dataset):
             if not file.is_absolute() and data_dir is not None:
                 file = Path(data_dir) / file
             if not file.is_file():
-                raise DataError(f"the npz file {str(file)!r} (option path) does not exist.")
+                what = "is not a file" if file.exists() else "does not exist"
+                raise DataError(f"the npz file {str(file)!r} (option path) {what}.")
             return file
         if data_dir is None:
             raise DataError(

@@ -24,6 +24,7 @@ import numpy as np
 
 from genmod.contract.errors import ConfigError, DataError
 from genmod.data import Dataset, DatasetArrays
+from genmod_builtins.memory_guard import check_fits
 
 #: where the TFDS catalog lists its datasets (image datasets under "Image" headings)
 CATALOG_URL = "https://www.tensorflow.org/datasets/catalog/overview"
@@ -117,6 +118,7 @@ class TFDSDataset(Dataset):
         item_shape = self._item_shape(tfds, builder.info.features)
         num_classes = self._num_classes(tfds, builder.info.features)
         self._prepare(builder)
+        self._check_memory(builder, item_shape)
         x_train, y_train = self._read(tfds, builder, self.train_split, item_shape, num_classes)
         x_test, y_test = self._read(tfds, builder, self.test_split, item_shape, num_classes)
         self.data_shape = item_shape
@@ -258,6 +260,21 @@ class TFDSDataset(Dataset):
                 f"cause. {elsewhere}"
             ) from None
 
+    def _check_memory(self, builder: Any, item_shape: tuple[int, ...]) -> None:
+        """Refuse splits whose uint8 arrays would not fit in memory, before reading them (only
+        when TFDS knows the splits' sizes; slices such as ``train[:10%]`` included)."""
+        try:
+            n = sum(
+                int(builder.info.splits[split].num_examples)
+                for split in (self.train_split, self.test_split)
+            )
+        except Exception:  # an unknown split is reported when it is read, with the splits listed
+            return
+        advice = "load a slice (--dataset-opt train_split=train[:10000])"
+        if self.size:
+            advice = "give a smaller --dataset-opt size=HEIGHT,WIDTH or " + advice
+        check_fits(n, item_shape, f"the {n} items of {self._who}", advice)
+
     def _read(
         self, tfds: Any, builder: Any, split: str, item_shape: tuple[int, ...], num_classes: int
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -291,6 +308,12 @@ class TFDSDataset(Dataset):
             for x, y in tfds.as_numpy(ds.prefetch(tf.data.AUTOTUNE)):
                 images.append(x)
                 labels.append(y)
+        except tf.errors.ResourceExhaustedError:
+            raise DataError(
+                f"reading the split {split!r} of {self._who} ran out of memory (items of shape "
+                f"{item_shape}); give a smaller --dataset-opt size=HEIGHT,WIDTH or load a slice "
+                "(--dataset-opt train_split=train[:10000])."
+            ) from None
         except tf.errors.OpError as exc:
             message = " ".join(str(exc).split())[:300]
             raise DataError(

@@ -243,6 +243,11 @@ def learning_curves(history: Sequence[Mapping[str, Any]]) -> Figure:
         axes.set_xlabel("epoch")
         axes.set_ylabel(_UNITS.get(quantity, "nats per item"))
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        first = min(min(e) for e, _ in series[quantity].values())
+        last = max(max(e) for e, _ in series[quantity].values())
+        if first == last:  # one epoch: matplotlib's own margins would give fractional ticks
+            axes.set_xlim(first - 0.5, last + 0.5)
+            axes.set_xticks([first])
         axes.grid(True, linewidth=0.3, alpha=0.5)
         axes.legend(fontsize=8, frameon=False)
     return figure

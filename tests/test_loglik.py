@@ -131,3 +131,34 @@ def test_active_units_use_burdas_covariance_threshold():
 def test_invalid_number_of_samples_is_a_clear_error(bad):
     with pytest.raises(ConfigError, match="--samples"):
         check_num_samples(bad)
+
+
+def test_genmod_evaluate_reports_its_progress_image_batch_by_image_batch(tmp_path, mnist_dir):
+    """What the terminal display of `genmod evaluate` (count, rate, time left) is fed: one
+    update per batch of test images, ending at the total."""
+    from genmod.api import train
+    from genmod.config import RunConfig
+    from genmod.evaluate.run import evaluate_run
+
+    config = RunConfig(
+        encoder="mlp",
+        encoder_options={"hidden": (16,)},
+        decoder_options={"hidden": (16,)},
+        latent_dim=2,
+        epochs=1,
+        train_size=128,
+        test_size=64,
+        validation_size=0,
+        batch_size=64,
+    )
+    run_dir = train(config, data_dir=mnist_dir, out_dir=tmp_path / "run").run_dir
+    updates: list[tuple[int, int]] = []
+    evaluate_run(
+        run_dir,
+        num_samples=3,
+        batch_size=20,
+        test_size=64,
+        data_dir=mnist_dir,
+        progress=lambda done, total: updates.append((done, total)),
+    )
+    assert updates == [(20, 64), (40, 64), (60, 64), (64, 64)]

@@ -749,3 +749,23 @@ def test_image_folder_turns_exif_rotated_photos_upright(tmp_path):
             upright.save(folder / f"{k}.png")
     arrays = ImageFolder(test_fraction=0.25).load(tmp_path / "photos")
     assert arrays.data_shape == (6, 4, 3)
+
+
+def test_cifar10_with_the_discretized_logistic_reports_bits_per_dim(tmp_path, monkeypatch):
+    """The issue's command, `--dataset cifar10 --likelihood discretized-logistic`, with no
+    --binarize: auto keeps the 8-bit values, and the run reports bits/dim (D = 3072)."""
+    archive, *_ = write_cifar_archive(tmp_path / "c")
+    monkeypatch.setattr(cifar10_loader.CIFAR10, "archive_sha256", sha256_file(archive))
+    out = tmp_path / "run"
+    result = invoke(
+        "run", "--dataset", "cifar10", "--likelihood", "discretized-logistic",
+        "--data-dir", archive.parent, "--out", out, "--encoder", "cnn",
+        "--encoder-opt", "filters=8,8", "--decoder-opt", "filters=8,8", "--latent-dim", "4",
+        *TINY,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert_trained(out, colour=True)
+    record = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    expected = -record["test_elbo"] / (32 * 32 * 3 * math.log(2))
+    assert math.isclose(record["test_bits_per_dim"], expected, rel_tol=1e-6)
+    assert "resolved_binarize = \"none\"" in (out / "config.toml").read_text()

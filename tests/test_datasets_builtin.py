@@ -768,4 +768,4 @@ def test_cifar10_with_the_discretized_logistic_reports_bits_per_dim(tmp_path, mo
     record = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     expected = -record["test_elbo"] / (32 * 32 * 3 * math.log(2))
     assert math.isclose(record["test_bits_per_dim"], expected, rel_tol=1e-6)
-    assert "resolved_binarize = \"none\"" in (out / "config.toml").read_text()
+    assert 'resolved_binarize = "none"' in (out / "config.toml").read_text()

@@ -4,8 +4,8 @@ Importing :mod:`genmod` is cheap: it does not import TensorFlow. The code is lay
 layer is a sub-package that may import only the layers before it (docs/architecture.md;
 ``tests/test_layers.py`` enforces it)::
 
-    contract -> config -> plugins -> data -> model -> runs -> evaluate -> pictures -> train
-             -> testing -> api -> cli
+    contract -> config -> plugins -> data -> model -> runs -> evaluate -> export -> pictures
+             -> train -> testing -> api -> cli
 
 Plugin authors import from :mod:`genmod.contract` (interfaces, options, errors, ``hookimpl``),
 :mod:`genmod.data` (datasets), :mod:`genmod.testing` (the conformance kit) and

@@ -5,6 +5,7 @@
     print(result.test["elbo"])             # nats
     run = load_run("runs/a")               # the trained model, ready to sample from
     images = run.model.sample(16)
+    export_run("runs/a", "exports/a")      # a SavedModel for plain TensorFlow (docs/export.md)
 
 Importing this module imports TensorFlow.
 """
@@ -24,6 +25,7 @@ import keras
 from genmod import config as settings
 from genmod.config import RunConfig
 from genmod.contract.errors import ConfigError, RunDirError
+from genmod.export.run import export_run
 from genmod.model.assembly import build_model, check_data_for_likelihood, condition_dim_for
 from genmod.plugins import (
     ObserverList,
@@ -49,6 +51,7 @@ __all__ = [
     "TrainingDiverged",
     "TrainingInterrupted",
     "build",
+    "export_run",
     "load_run",
     "resume",
     "train",

@@ -26,6 +26,9 @@ PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multiworker")  # see genmod.train.distribute
 #: accepted values of :attr:`RunConfig.lr_schedule` (see genmod.train.schedules)
 LR_SCHEDULES = ("constant", "exponential", "cosine", "plateau")
+#: accepted values of :attr:`RunConfig.on_nonfinite`: what a step with a NaN or infinite loss
+#: or gradient does (see genmod.train.trainer and docs/runs.md, "Numerical health")
+NONFINITE_ACTIONS = ("stop", "skip")
 #: the format version of the ``config.toml`` that this genmod writes
 CONFIG_FORMAT_VERSION = 2  # 2: validation split, checkpoint position, pictures
 
@@ -67,6 +70,9 @@ class RunConfig:
     better validation ELBO before a reduction), ``early_stopping_patience`` (epochs without a
     better validation ELBO before the run stops; 0: never), ``clip_grad_norm`` (the largest
     global gradient norm; 0: no clipping).
+    Numerical health: ``on_nonfinite`` (:data:`NONFINITE_ACTIONS`: ``stop`` ends the run at the
+    first step whose loss or gradients are NaN or infinite; ``skip`` skips such steps and stops
+    only after ``max_nonfinite_steps`` of them in a row). A non-finite step is never applied.
     """
 
     dataset: str = "mnist"
@@ -108,6 +114,9 @@ class RunConfig:
     lr_patience: int = 5
     early_stopping_patience: int = 0  # 0: never stop early
     clip_grad_norm: float = 0.0  # 0: no clipping
+    # Numerical health: a non-finite step is never applied; stop at once, or skip it.
+    on_nonfinite: str = "stop"
+    max_nonfinite_steps: int = 3  # with "skip": consecutive non-finite steps before stopping
     # Run observers (issue: observers): name -> options, see genmod.contract.observers.
     # Not part of the model; old config.toml files without the table load as "none".
     observers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -263,6 +272,18 @@ class RunConfig:
             "clip-grad-norm",
             self.clip_grad_norm,
             "a finite number >= 0 (0: no clipping)",
+        )
+        need(
+            self.on_nonfinite in NONFINITE_ACTIONS,
+            "on-nonfinite",
+            self.on_nonfinite,
+            "one of " + ", ".join(NONFINITE_ACTIONS),
+        )
+        need(
+            integer(self.max_nonfinite_steps) and self.max_nonfinite_steps >= 1,
+            "max-nonfinite-steps",
+            self.max_nonfinite_steps,
+            "an integer >= 1 (consecutive non-finite steps before the run stops)",
         )
         needs_validation = [
             option

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from genmod.config import toml as tomlio
+from genmod.evaluate.collapse import evaluate_mutual_information
 from genmod.evaluate.loglik import evaluate_log_likelihood
 from genmod.model.assembly import load_dataset
 from genmod.plugins import Registry, build_observers, get_registry
@@ -75,6 +76,16 @@ def evaluate_run(
             binarize_batch_size=run.config.eval_batch_size,
             progress=progress,
             per_item=per_item,
+        )
+        result.update(  # posterior collapse: I(x; z) (genmod.evaluate.collapse)
+            evaluate_mutual_information(
+                run.model,
+                data.x_test,
+                data.y_test if run.model.condition_dim else None,
+                binarize=run.binarize,
+                seed=eval_seed,
+                batch_size=run.config.eval_batch_size,
+            )
         )
         result = {
             "run_dir": str(run.run_dir),

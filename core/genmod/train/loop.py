@@ -30,6 +30,7 @@ import tensorflow as tf
 from genmod.config import RunConfig
 from genmod.contract.errors import GenmodError, RunDirError
 from genmod.data import DatasetArrays
+from genmod.evaluate import collapse
 from genmod.evaluate.elbo import ELBOEvaluator
 from genmod.pictures import charts
 from genmod.pictures import figures as visuals
@@ -137,6 +138,8 @@ class RunLoop:
             precision=config.precision,
             jit_compile=config.jit_compile,
             clip_grad_norm=config.clip_grad_norm,
+            on_nonfinite=config.on_nonfinite,
+            max_nonfinite_steps=config.max_nonfinite_steps,
         )
         m = len(self.trainer.metric_names)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
@@ -163,12 +166,24 @@ class RunLoop:
         )
         if config.lr_schedule == "plateau":
             self.checkpoint.lr_reduced_epoch = self.lr_reduced_epoch
+        if config.on_nonfinite == "skip":
+            # the skipped-step counters (only in this mode, where skipped steps survive, so
+            # that checkpoints of other runs keep the layout older genmod versions wrote)
+            self.checkpoint.nonfinite_total = self.trainer.nonfinite_total
+            self.checkpoint.nonfinite_consecutive = self.trainer.nonfinite_consecutive
+            self.checkpoint.nonfinite_epoch = self.trainer.nonfinite_epoch
         self.stopped_early = False
         self.model_epoch: int | None = None  # the epoch whose weights the run's model holds
         self.checkpoint_dir = self.run_dir / rundir.CHECKPOINT_DIR
         self.best_dir = self.checkpoint_dir / rundir.BEST_DIR
         self.history: list[dict[str, Any]] = []
         self.evaluator = ELBOEvaluator(
+            self.model,
+            binarize=assembled.binarize,
+            batch_size=config.eval_batch_size,
+            seed=config.eval_seed,
+        )
+        self.collapse = collapse.CollapseMonitor(
             self.model,
             binarize=assembled.binarize,
             batch_size=config.eval_batch_size,
@@ -305,13 +320,17 @@ class RunLoop:
                 self._write_summary("diverged", message=str(exc))
                 kept = f"epoch {epoch - 1}" + (f" + {start_step} steps" if start_step else "")
                 raise TrainingDiverged(
-                    f"epoch {epoch}: {exc} Training stopped; "
+                    f"epoch {epoch}: {exc.what} Training stopped; "
                     + (
                         f"the run folder keeps the last good checkpoint ({kept}) in "
-                        f"{self.checkpoint_dir}."
+                        f"{self.checkpoint_dir}; after a change that removes the cause, "
+                        f"continue with: genmod resume {self.run_dir}."
                         if epoch > 1 or start_step
                         else "no checkpoint had been saved yet."
-                    )
+                    ),
+                    step=exc.step,
+                    term=exc.term,
+                    advice=exc.advice,
                 ) from None
             train_seconds = time.perf_counter() - started
             self.step_in_epoch.assign(0)
@@ -340,6 +359,7 @@ class RunLoop:
             with writing("summary", self.run_dir, epoch):
                 self._write_summary("running")
             self.log(self._epoch_line(record))
+            self._warn_if_collapsed(record)
             self.observers.on_epoch_end(epoch, record)
             for path, best in saved:
                 self.observers.on_checkpoint(path, epoch, best)
@@ -347,6 +367,17 @@ class RunLoop:
                 return
             if stop.requested and epoch < config.epochs:
                 self._save_interrupted(manager, epoch + 1, 0, stop, saved=True)
+
+    def _warn_if_collapsed(self, record: dict[str, Any]) -> None:
+        """Warn once per stretch: when the last :data:`collapse.COLLAPSE_EPOCHS` epochs (read
+        from the metrics, so a resumed run counts the epochs before it) all look collapsed."""
+        streak = 0
+        for past in reversed(self.history):
+            if not collapse.is_collapsed(past):
+                break
+            streak += 1
+        if streak == collapse.COLLAPSE_EPOCHS:
+            self.log(collapse.collapse_advice(streak, record))
 
     def _reduce_on_plateau(self, epoch: int) -> None:
         current = self.trainer.learning_rate
@@ -418,8 +449,11 @@ class RunLoop:
             record.update({f"validation_{k}": v for k, v in validation.items()})
         test = self.evaluator(data.train.x_test, data.train.y_test)
         record.update({f"test_{k}": v for k, v in test.items()})
+        # posterior collapse, on the test items (genmod.evaluate.collapse)
+        record.update(self.collapse(data.train.x_test, data.train.y_test))
         steps = self.trainer.steps_per_epoch - start_step
         record["learning_rate"] = self.trainer.learning_rate
+        record["nonfinite_steps"] = int(self.trainer.nonfinite_epoch.numpy())  # skipped
         record["train_seconds"] = round(train_seconds, 3)
         record["images_per_second"] = round(
             steps * self.trainer.batch_size / max(train_seconds, 1e-9), 1
@@ -454,6 +488,8 @@ class RunLoop:
                     and not isinstance(value, bool)
                 ):
                     tensorboard.scalar(key, value, epoch)
+            for i, value in enumerate(record.get("kl_per_dim") or []):
+                tensorboard.scalar(f"kl_per_dim/{i:02d}", value, epoch)
             for tag, path in (("samples", frame), ("reconstructions", recon)):
                 with Image.open(path) as image:
                     width, height = image.size
@@ -517,6 +553,7 @@ class RunLoop:
         }
         if self.stopped_early:
             summary["stopped_early"] = True
+        summary["nonfinite_steps"] = int(self.trainer.nonfinite_total.numpy())
         if self.model_epoch is not None and status == "finished":
             summary["model_epoch"] = self.model_epoch
         if message:

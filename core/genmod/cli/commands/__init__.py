@@ -7,6 +7,7 @@ module that imports it.
 """
 
 from genmod.cli.commands.evaluate import evaluate
+from genmod.cli.commands.export import export
 from genmod.cli.commands.new_plugin import new_plugin
 from genmod.cli.commands.pictures import interpolate, reconstruct, sample, traverse
 from genmod.cli.commands.plugins import plugins
@@ -21,6 +22,7 @@ BUILTIN_COMMANDS = (
     resume,
     runs,
     evaluate,
+    export,
     sample,
     reconstruct,
     interpolate,

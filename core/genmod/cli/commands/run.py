@@ -13,6 +13,7 @@ from genmod.cli.training import resume_run, run_with_display
 from genmod.config import (
     COMPONENT_FIELDS,
     LR_SCHEDULES,
+    NONFINITE_ACTIONS,
     PRECISIONS,
     STRATEGIES,
     RunConfig,
@@ -107,6 +108,23 @@ def _schedule_options(func: Callable[..., Any]) -> Callable[..., Any]:
             default=DEFAULTS.clip_grad_norm,
             show_default=True,
             help="Clip gradients to this global norm (0: no clipping).",
+        ),
+        click.option(
+            "--on-nonfinite",
+            type=click.Choice(NONFINITE_ACTIONS),
+            default=DEFAULTS.on_nonfinite,
+            show_default=True,
+            help="A step whose loss or gradients are NaN or infinite is never applied; stop: "
+            "end the run there (exit 2, the last checkpoint kept); skip: skip the batch and go "
+            "on, stopping only after --max-nonfinite-steps such steps in a row.",
+        ),
+        click.option(
+            "--max-nonfinite-steps",
+            type=int,
+            default=DEFAULTS.max_nonfinite_steps,
+            show_default=True,
+            metavar="N",
+            help="With --on-nonfinite skip: stop after N non-finite steps in a row.",
         ),
     ]
     for option in reversed(options):

@@ -1,0 +1,312 @@
+"""`genmod export`: the SavedModel loads and runs with plain TensorFlow (genmod, its plugins and
+TensorFlow Probability blocked from import in a fresh process) and gives genmod's numbers; the
+model card and its checksums; bad input is exit 2 with one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from genmod.cli.app import cli
+
+REPO = Path(__file__).resolve().parents[1]
+#: the plain-TensorFlow script docs/export.md shows; the test runs this very file
+SCRIPT = REPO / "docs" / "examples" / "use_export.py"
+SMALL = ["--train-size", "256", "--test-size", "64", "--epochs", "1", "--quiet"]
+TINY_MLP = ["--encoder-opt", "hidden=32", "--decoder-opt", "hidden=32", "--latent-dim", "3"]
+
+#: installed before TensorFlow is imported: genmod, its plugins and TFP cannot be imported
+BLOCKER = textwrap.dedent(
+    """
+    import sys
+    BLOCKED = ("genmod", "genmod_builtins", "tensorflow_probability")
+
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"{name} is blocked in this test")
+            return None
+
+    sys.meta_path.insert(0, Block())
+    import runpy
+    sys.argv = [sys.argv[1], *sys.argv[2:]]
+    runpy.run_path(sys.argv[0], run_name="__main__")
+    loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
+    assert not loaded, loaded
+    assert "tensorflow" in sys.modules
+    print("BLOCKED-IMPORTS-OK")
+    """
+)
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def _train(mnist_dir: Path, out: Path, *extra: str) -> Path:
+    result = invoke("run", "--data-dir", mnist_dir, "--out", out, *SMALL, *TINY_MLP, *extra)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, mnist_dir):
+    """Two tiny finished runs: unconditional mlp, conditional cmlp."""
+    base = tmp_path_factory.mktemp("export-runs")
+    return {
+        "mlp": _train(mnist_dir, base / "mlp"),
+        "cmlp": _train(mnist_dir, base / "cmlp", "--encoder", "cmlp"),
+    }
+
+
+def _inputs(run_dir: Path, folder: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    from genmod.config import read_config
+
+    config, meta = read_config(run_dir)
+    rng = np.random.default_rng(0)
+    batch = 5
+    x = (rng.uniform(size=(batch, *meta["data_shape"])) < 0.3).astype(np.float32)
+    z = rng.normal(size=(batch, config.latent_dim)).astype(np.float32)
+    arrays = {"x": x, "z": z}
+    if meta["condition_dim"]:
+        arrays["y"] = np.eye(meta["condition_dim"], dtype=np.float32)[rng.integers(0, 10, batch)]
+    path = folder / "inputs.npz"
+    np.savez(path, **arrays)
+    return path, arrays
+
+
+def _run_plain_tensorflow(export_dir: Path, inputs: Path, outputs: Path) -> dict[str, np.ndarray]:
+    proc = subprocess.run(
+        [sys.executable, "-c", BLOCKER, str(SCRIPT), str(export_dir), str(inputs), str(outputs)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "BLOCKED-IMPORTS-OK" in proc.stdout
+    with np.load(outputs) as data:
+        return dict(data)
+
+
+def _genmod_outputs(run_dir: Path, arrays: dict[str, np.ndarray], part: str) -> dict:
+    """What genmod's own model gives for the inputs the docs script uses (seed [1, 2])."""
+    import tensorflow as tf
+
+    from genmod.model.elbo import elbo_terms
+    from genmod.runs.loading import load_run
+
+    model = load_run(run_dir).model
+    seed = tf.constant([1, 2], tf.int32)
+    x = tf.constant(arrays["x"])
+    y = tf.constant(arrays["y"]) if "y" in arrays else None
+    out = {}
+    if part in ("all", "encoder"):
+        params = model.encoder(x, y) if y is not None else model.encoder(x)
+        q = model.encoder.posterior_family(tf.cast(params, tf.float32))
+        out["encode/params"] = params
+        out["encode/location"] = model.posterior_location(x, y)
+        out["encode/sample"] = q.sample(seed=seed)
+    if part in ("all", "decoder"):
+        dparams = model.decoder.decode(tf.constant(arrays["z"]), y)
+        out["decode/params"] = dparams
+        if model.likelihood.has_mean:
+            out["decode/mean"] = model.likelihood.mean(dparams)
+        out["sample/images"] = model.sample(x.shape[0], y, seed=seed)
+    if part == "all":
+        out["elbo/elbo"] = elbo_terms(model, x, y, seed=seed).elbo
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("kind", "part"), [("mlp", "all"), ("cmlp", "all"), ("mlp", "encoder"), ("cmlp", "decoder")]
+)
+def test_export_runs_with_plain_tensorflow_and_matches_genmod(runs, tmp_path, kind, part):
+    run_dir = runs[kind]
+    out = tmp_path / "export"
+    result = invoke("export", run_dir, "--out", out, "--part", part)
+    assert result.exit_code == 0, result.output
+    assert "exported" in result.output
+    inputs, arrays = _inputs(run_dir, tmp_path)
+    got = _run_plain_tensorflow(out, inputs, tmp_path / "outputs.npz")
+    want = _genmod_outputs(run_dir, arrays, part)
+    assert sorted(got) == sorted(want)
+    for key, value in want.items():
+        np.testing.assert_allclose(got[key], value, rtol=1e-5, atol=1e-5, err_msg=key)
+    # seeded draws are not constant: the sample differs from the location, images vary
+    if "encode/sample" in got:
+        assert not np.allclose(got["encode/sample"], got["encode/location"])
+    if "elbo/elbo" in got:
+        assert got["elbo/elbo"].shape == (5,) and np.all(got["elbo/elbo"] < 0)
+    card = json.loads((out / "model-card.json").read_text())
+    expected = {"all": ["decode", "elbo", "encode", "sample"], "encoder": ["encode"]}
+    assert sorted(card["signatures"]) == expected.get(part, ["decode", "sample"])
+    if kind == "cmlp":
+        assert card["data"]["condition_dim"] == 10
+        assert any(i["name"] == "y" for s in card["signatures"].values() for i in s["inputs"])
+
+
+def test_model_card_and_check(runs, tmp_path):
+    run_dir = runs["mlp"]
+    (run_dir / "evaluation.json").write_text(
+        json.dumps({"log_likelihood": -123.4, "num_samples": 7, "test_size": 64})
+    )
+    out = tmp_path / "e"
+    try:
+        assert invoke("export", run_dir, "--out", out).exit_code == 0
+    finally:
+        (run_dir / "evaluation.json").unlink()
+    card = json.loads((out / "model-card.json").read_text())
+    assert card["components"]["encoder"]["name"] == "mlp"
+    assert card["components"]["encoder"]["version"]
+    assert card["config"]["latent_dim"] == 3
+    assert card["data"]["shape"] == [28, 28, 1] and card["data"]["binarization"] == "dynamic"
+    assert card["test_metrics"]["test_elbo"] < 0
+    assert card["evaluation"]["num_samples"] == 7
+    assert card["signatures"]["encode"]["inputs"][0] == {
+        "name": "x",
+        "dtype": "float32",
+        "shape": [None, 28, 28, 1],
+    }
+    assert "saved_model.pb" in card["files"] and "README.md" in card["files"]
+    readme = (out / "README.md").read_text()
+    assert "K = 7" in readme and "64 test images" in readme and "`elbo`" in readme
+
+    result = invoke("export", "--check", out)
+    assert result.exit_code == 0, result.output
+    assert f"{len(card['files'])} files verified" in result.output
+    (out / "README.md").write_text(readme + "tampered\n")
+    result = invoke("export", "--check", out)
+    assert result.exit_code == 2 and "README.md" in result.output and "differs" in result.output
+    (out / "README.md").unlink()
+    result = invoke("export", "--check", out)
+    assert result.exit_code == 2 and "README.md" in result.output and "missing" in result.output
+
+
+def _one_error_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 or lines[0].startswith("Usage:"), result.output
+    return result.output
+
+
+def test_bad_input_is_exit_2_with_one_line(runs, tmp_path):
+    run_dir = runs["mlp"]
+    out = tmp_path / "exists"
+    out.mkdir()
+    assert "already exists" in _one_error_line(invoke("export", run_dir, "--out", out))
+    assert "--overwrite" in invoke("export", run_dir, "--out", out).output
+    assert invoke("export", run_dir, "--out", out, "--overwrite").exit_code == 0
+    assert (out / "model-card.json").is_file()
+
+    missing = _one_error_line(invoke("export", tmp_path / "nope", "--out", tmp_path / "o1"))
+    assert "not a folder" in missing
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    assert "not a genmod run folder" in _one_error_line(
+        invoke("export", broken, "--out", tmp_path / "o2")
+    )
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    (unfinished / "config.toml").write_text((run_dir / "config.toml").read_text())
+    assert "did not finish" in _one_error_line(
+        invoke("export", unfinished, "--out", tmp_path / "o3")
+    )
+    for option, value in (("--format", "pickle"), ("--part", "prior")):
+        result = invoke("export", run_dir, option, value)
+        assert result.exit_code == 2 and "Invalid value" in result.output
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o3").exists()
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_untraceable_component_is_named_and_nothing_is_written(runs, tmp_path, monkeypatch):
+    from genmod.export import savedmodel
+
+    def broken_decode(model, z, y=None):
+        raise ValueError("this likelihood needs a fixed batch")
+
+    entry = savedmodel._SIGNATURES["decode"]
+    monkeypatch.setitem(savedmodel._SIGNATURES, "decode", (broken_decode, *entry[1:]))
+    out = tmp_path / "never"
+    message = _one_error_line(invoke("export", runs["mlp"], "--out", out))
+    assert "'decode'" in message and "decoder 'MLPDecoder'" in message
+    assert "fixed batch" in message
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_the_docs_show_the_script_the_test_runs():
+    page = (REPO / "docs" / "export.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, re.DOTALL)
+    assert SCRIPT.read_text() in blocks, "docs/export.md must show docs/examples/use_export.py"
+    source = SCRIPT.read_text()
+    imports = {n.split(".")[0] for n in re.findall(r"^(?:import|from) (\S+)", source, re.M)}
+    assert imports == {"json", "sys", "pathlib", "numpy", "tensorflow"}
+
+
+def test_check_refuses_a_folder_that_is_not_an_export(tmp_path):
+    result = invoke("export", "--check", tmp_path)
+    assert result.exit_code == 2 and "model-card.json" in result.output
+    assert invoke("export").exit_code == 2
+
+
+@pytest.mark.parametrize(("kind", "part"), [("mlp", "all"), ("cmlp", "decoder")])
+def test_tflite_export_matches_genmod(runs, tmp_path, kind, part):
+    import warnings
+
+    import tensorflow as tf
+
+    run_dir = runs[kind]
+    out = tmp_path / "tfl"
+    result = invoke("export", run_dir, "--out", out, "--format", "tflite", "--part", part)
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "model-card.json").read_text())
+    want_files = {"all": ["decoder.tflite", "encoder.tflite"], "decoder": ["decoder.tflite"]}
+    assert sorted(card["tflite_files"].values()) == want_files[part]
+    assert not (out / "saved_model.pb").exists()
+    _, arrays = _inputs(run_dir, tmp_path)
+    want = _genmod_outputs(run_dir, arrays, part)
+    label = {"y": arrays["y"]} if "y" in arrays else {}
+    for signature, file_name in card["tflite_files"].items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+            interpreter = tf.lite.Interpreter(model_path=str(out / file_name))
+        runner = interpreter.get_signature_runner(signature)
+        inputs = {"x": arrays["x"]} if signature == "encode" else {"z": arrays["z"]}
+        got = runner(**inputs, **label)
+        expected_keys = {"encode": {"params", "location"}, "decode": {"params", "mean"}}
+        assert set(got) == expected_keys[signature]
+        for key, value in got.items():
+            np.testing.assert_allclose(
+                value, want[f"{signature}/{key}"], rtol=1e-5, atol=1e-5, err_msg=key
+            )
+    assert invoke("export", "--check", out).exit_code == 0
+
+
+def test_tflite_refuses_random_ops_naming_the_component(runs, tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from genmod.export import savedmodel
+
+    def noisy_decode(model, z, y=None):
+        noise = tf.random.stateless_normal(tf.shape(z), tf.constant([1, 2]))
+        return savedmodel._decode(model, z + noise, y)
+
+    entry = savedmodel.DETERMINISTIC_SIGNATURES["decode"]
+    monkeypatch.setitem(savedmodel.DETERMINISTIC_SIGNATURES, "decode", (noisy_decode, *entry[1:]))
+    out = tmp_path / "never"
+    message = _one_error_line(
+        invoke("export", runs["mlp"], "--out", out, "--format", "tflite", "--part", "decoder")
+    )
+    assert "'decode'" in message and "decoder 'MLPDecoder'" in message
+    assert "StatelessRandomNormalV2" in message and "--format savedmodel" in message
+    assert not out.exists() and list(tmp_path.iterdir()) == []

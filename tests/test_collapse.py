@@ -14,6 +14,7 @@ from genmod.runs import folder as rundir
 
 def test_mutual_information_is_zero_for_a_posterior_that_ignores_x():
     import tensorflow as tf
+    import tensorflow as tf
     import tensorflow_probability as tfp
 
     from genmod.evaluate.collapse import mutual_information
@@ -27,6 +28,7 @@ def test_mutual_information_is_zero_for_a_posterior_that_ignores_x():
 
 def test_mutual_information_matches_the_gaussian_channel():
     """x ~ N(0, 1), q(z|x) = N(a x, s^2) per dimension: I = d/2 log(1 + a^2 / s^2)."""
+    import tensorflow as tf
     import tensorflow as tf
     import tensorflow_probability as tfp
 
@@ -55,6 +57,7 @@ def test_mutual_information_matches_the_gaussian_channel():
 
 
 def test_per_dimension_kl_sums_to_the_kl_and_shows_an_unused_dimension():
+    import tensorflow as tf
     import tensorflow as tf
     import tensorflow_probability as tfp
 
@@ -137,3 +140,30 @@ def test_evaluate_records_the_mutual_information_and_its_estimator(tmp_path, mni
     assert saved["mutual_information"] > 0.1  # a trained 3-d code does carry information
     assert "Hoffman & Johnson" in saved["mi_estimator"]
     assert result["mutual_information"] == saved["mutual_information"]
+
+
+def test_per_dimension_kl_inside_a_tf_function_with_tensor_valued_ndims():
+    """A prior may hold Independent's reinterpreted_batch_ndims as a tensor (as the example
+    plugin's student-t prior does); inside a tf.function that must not break the epoch."""
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    from genmod.evaluate.collapse import per_dimension_kl
+
+    tfd = tfp.distributions
+
+    @tf.function
+    def both():
+        q = tfd.Independent(tfd.Normal(tf.zeros([2, 3]), 1.0), reinterpreted_batch_ndims=1)
+        p_normal = tfd.Independent(
+            tfd.Normal(tf.zeros([3]), 2.0), reinterpreted_batch_ndims=tf.constant(1)
+        )
+        p_student = tfd.Independent(
+            tfd.StudentT(5.0, tf.zeros([3]), 1.0), reinterpreted_batch_ndims=tf.constant(1)
+        )
+        return per_dimension_kl(q, p_normal), per_dimension_kl(q, p_student)
+
+    normal, student = both()
+    expected = np.log(2.0) + 1.0 / 8.0 - 0.5  # KL(N(0,1) || N(0,4)) per dimension
+    np.testing.assert_allclose(normal.numpy(), np.full([2, 3], expected), rtol=1e-5)
+    assert student is None  # TFP has no closed-form KL(Normal || StudentT)

@@ -49,17 +49,21 @@ MI_ESTIMATOR = (
 )
 
 
+@tf.autograph.experimental.do_not_convert  # plain Python on the distribution's structure
 def _factors(distribution):
     """The per-dimension distribution (batch ``[..., D]``) of a factorized one, or None."""
     if isinstance(distribution, tfd.Independent):
         inner = distribution.distribution
-        if distribution.reinterpreted_batch_ndims == 1 and inner.event_shape.rank == 0:
+        # a prior may hold reinterpreted_batch_ndims as a tensor; only a known 1 counts
+        ndims = tf.get_static_value(distribution.reinterpreted_batch_ndims)
+        if ndims is not None and int(ndims) == 1 and inner.event_shape.rank == 0:
             return inner
     if isinstance(distribution, tfd.MultivariateNormalDiag):  # the built-in default
         return tfd.Normal(distribution.loc, distribution.scale.diag_part())
     return None
 
 
+@tf.autograph.experimental.do_not_convert
 def per_dimension_kl(q, p) -> tf.Tensor | None:
     """KL(q(z_i|x) || p(z_i)) per item and dimension, float32 ``[batch, D]`` (nats), or
     ``None`` when q or p does not factorize over the dimensions (or TFP lacks the KL)."""

@@ -14,7 +14,6 @@ from genmod.runs import folder as rundir
 
 def test_mutual_information_is_zero_for_a_posterior_that_ignores_x():
     import tensorflow as tf
-    import tensorflow as tf
     import tensorflow_probability as tfp
 
     from genmod.evaluate.collapse import mutual_information
@@ -28,7 +27,6 @@ def test_mutual_information_is_zero_for_a_posterior_that_ignores_x():
 
 def test_mutual_information_matches_the_gaussian_channel():
     """x ~ N(0, 1), q(z|x) = N(a x, s^2) per dimension: I = d/2 log(1 + a^2 / s^2)."""
-    import tensorflow as tf
     import tensorflow as tf
     import tensorflow_probability as tfp
 
@@ -57,7 +55,6 @@ def test_mutual_information_matches_the_gaussian_channel():
 
 
 def test_per_dimension_kl_sums_to_the_kl_and_shows_an_unused_dimension():
-    import tensorflow as tf
     import tensorflow as tf
     import tensorflow_probability as tfp
 

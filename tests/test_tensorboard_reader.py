@@ -92,6 +92,13 @@ def test_tensorboard_finds_the_run_and_both_plugins(provider):
 def test_every_scalar_has_the_steps_and_values_of_metrics_jsonl(provider, runs_root):
     records = _records(runs_root)
     assert [r["epoch"] for r in records] == list(range(1, EPOCHS + 1))
+    # list-valued fields (kl_per_dim: one KL per latent dimension) are one scalar per entry,
+    # tagged FIELD/NN (docs/runs.md)
+    for record in records:
+        for key, value in list(record.items()):
+            if isinstance(value, list):
+                record.update({f"{key}/{i:02d}": v for i, v in enumerate(value)})
+    assert any(key.startswith("kl_per_dim/") for key in records[0])
     numeric = {
         key
         for record in records

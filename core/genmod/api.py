@@ -42,7 +42,7 @@ from genmod.train.distribute import WorkerOutput, is_chief, make_strategy
 from genmod.train.loop import RunLoop, TrainingInterrupted
 from genmod.train.precision import choose_precision, precision_policy
 from genmod.train.splits import load_splits
-from genmod.train.trainer import TrainingDiverged
+from genmod.train.trainer import TrainingDiverged, check_batch_size
 
 __all__ = [
     "LoadedRun",
@@ -121,7 +121,7 @@ def train(
     data = splits.train
     condition_dim = condition_dim_for(config, registry, data)  # before the run folder exists
     check_data_for_likelihood(config, registry, data)  # binarization, 8-bit data
-    _check_batch_size(config, data)
+    check_batch_size(config.batch_size, len(data.x_train))  # the trainer's check, before the folder
     _check_path_text(data_dir, out_dir)
     # Built before the run folder exists, so a refused network shape leaves nothing behind.
     keras.utils.set_random_seed(config.seed)
@@ -156,16 +156,6 @@ def train(
         history = loop.run()
     worker_output.cleanup()  # a non-chief worker's temporary folder is deleted
     return RunResult(run_dir, config, assembled.model, history, loop.model_epoch)
-
-
-def _check_batch_size(config: RunConfig, data) -> None:
-    """The trainer's own check, made before the run folder exists (a retry then just works)."""
-    n = len(data.x_train)
-    if config.batch_size > n:
-        raise ConfigError(
-            f"--batch-size {config.batch_size} is larger than the training set ({n} items); "
-            f"use at most {n}."
-        )
 
 
 def _check_path_text(*paths: str | Path | None) -> None:

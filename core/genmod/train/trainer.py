@@ -42,6 +42,15 @@ class TrainingDiverged(GenmodError):
         self.advice = advice
 
 
+def check_batch_size(batch_size: int, n: int) -> None:
+    """Refuse a batch larger than the ``n`` training items (a :class:`ConfigError`)."""
+    if batch_size > n:
+        raise ConfigError(
+            f"--batch-size {batch_size} is larger than the training set ({n} items); "
+            f"use at most {n}."
+        )
+
+
 class Trainer:
     """Trains a model with an objective on in-memory data.
 
@@ -88,11 +97,7 @@ class Trainer:
         max_nonfinite_steps: int = 3,
     ) -> None:
         n = int(images.shape[0])
-        if batch_size > n:
-            raise ConfigError(
-                f"--batch-size {batch_size} is larger than the training set ({n} items); "
-                f"use at most {n}."
-            )
+        check_batch_size(batch_size, n)
         if model.condition_dim and labels is None:
             raise ConfigError("a conditional model needs a dataset with labels.")
         self.model = model

@@ -200,3 +200,41 @@ def test_a_list_default_is_stored_as_the_tuple_genmod_records():
     assert option.default == (8,) and Option("none", "ints", []).default == ()
     _register("register_encoders", "listy", "genmod_builtins.mlp_networks:MLPEncoder", [option])
     assert check_options("encoder", "listy")["hidden"] == (8,)
+
+
+def test_a_decoder_with_a_fixed_batch_size_is_not_exportable():
+    import tensorflow as tf
+
+    from genmod_builtins.mlp_networks import MLPDecoder
+
+    class FixedBatch(MLPDecoder):
+        def decode(self, z, condition=None):
+            out = super().decode(z, condition)
+            if z.shape.rank == 2:  # a reshape by the static batch size: None when exported
+                out = tf.reshape(out, [z.shape[0], *out.shape[1:]])
+            return out
+
+    _register("register_decoders", "fixed-batch", FixedBatch, [Option("hidden", "ints", (8,))])
+    with pytest.raises(ConformanceError, match=r"decode\(z\) cannot be traced with a free batch"):
+        check_component("decoder", "fixed-batch")
+
+
+def test_a_prior_with_a_stateful_random_generator_is_not_exportable():
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    from genmod_builtins.priors_impl import StandardNormalPrior
+
+    class Stateful(tfp.distributions.MultivariateNormalDiag):
+        def sample(self, sample_shape=(), seed=None, **kwargs):  # ignores the seed
+            return tf.random.normal([sample_shape, *self.event_shape])
+
+    class Unseeded(StandardNormalPrior):
+        def distribution(self):
+            return Stateful(loc=tf.zeros([self.latent_dim]))
+
+    _register("register_priors", "unseeded", Unseeded)
+    with pytest.raises(
+        ConformanceError, match="uses RandomStandardNormal, a stateful random generator"
+    ):
+        check_component("prior", "unseeded", normalisation=False)

@@ -271,12 +271,12 @@ def test_tflite_export_matches_genmod(runs, tmp_path, kind, part):
     assert result.exit_code == 0, result.output
     card = json.loads((out / "model-card.json").read_text())
     want_files = {"all": ["decoder.tflite", "encoder.tflite"], "decoder": ["decoder.tflite"]}
-    assert sorted(card["tflite_files"].values()) == want_files[part]
+    assert sorted(card["model_files"].values()) == want_files[part]
     assert not (out / "saved_model.pb").exists()
     _, arrays = _inputs(run_dir, tmp_path)
     want = _genmod_outputs(run_dir, arrays, part)
     label = {"y": arrays["y"]} if "y" in arrays else {}
-    for signature, file_name in card["tflite_files"].items():
+    for signature, file_name in card["model_files"].items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
             interpreter = tf.lite.Interpreter(model_path=str(out / file_name))
@@ -310,3 +310,77 @@ def test_tflite_refuses_random_ops_naming_the_component(runs, tmp_path, monkeypa
     assert "'decode'" in message and "decoder 'MLPDecoder'" in message
     assert "StatelessRandomNormalV2" in message and "--format savedmodel" in message
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def _onnx_session(path: Path):
+    import onnxruntime
+
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize(("kind", "part"), [("mlp", "all"), ("cmlp", "encoder")])
+def test_onnx_export_matches_genmod_in_onnx_runtime(runs, tmp_path, kind, part):
+    run_dir = runs[kind]
+    out = tmp_path / "onnx"
+    result = invoke("export", run_dir, "--out", out, "--format", "onnx", "--part", part)
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "model-card.json").read_text())
+    want_files = {"all": ["decoder.onnx", "encoder.onnx"], "encoder": ["encoder.onnx"]}
+    assert sorted(card["model_files"].values()) == want_files[part]
+    assert card["onnx_opset"] == 17 and "ONNX runtime" in (out / "README.md").read_text()
+    assert not (out / "saved_model.pb").exists()
+    _, arrays = _inputs(run_dir, tmp_path)
+    want = _genmod_outputs(run_dir, arrays, "all")
+    label = {"y": arrays["y"]} if "y" in arrays else {}
+    for signature, file_name in card["model_files"].items():
+        session = _onnx_session(out / file_name)
+        feed = {"x": arrays["x"]} if signature == "encode" else {"z": arrays["z"]}
+        feed.update(label)
+        assert sorted(i.name for i in session.get_inputs()) == sorted(feed)
+        names = [o.name for o in session.get_outputs()]
+        expected_keys = {"encode": {"params", "location"}, "decode": {"params", "mean"}}
+        assert set(names) == expected_keys[signature]
+        for batch in (1, 5):  # the batch dimension is free
+            small = {k: v[:batch] for k, v in feed.items()}
+            for key, value in zip(names, session.run(names, small), strict=True):
+                np.testing.assert_allclose(
+                    value, want[f"{signature}/{key}"][:batch], rtol=1e-5, atol=1e-5, err_msg=key
+                )
+    assert invoke("export", "--check", out).exit_code == 0
+
+
+def test_onnx_refuses_what_it_cannot_convert_naming_the_component(runs, tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from genmod.export import savedmodel
+
+    def noisy_decode(model, z, y=None):
+        noise = tf.random.stateless_normal(tf.shape(z), tf.constant([1, 2]))
+        return savedmodel._decode(model, z + noise, y)
+
+    entry = savedmodel.DETERMINISTIC_SIGNATURES["decode"]
+    monkeypatch.setitem(savedmodel.DETERMINISTIC_SIGNATURES, "decode", (noisy_decode, *entry[1:]))
+    out = tmp_path / "never"
+    message = _one_error_line(
+        invoke("export", runs["mlp"], "--out", out, "--format", "onnx", "--part", "decoder")
+    )
+    assert "to ONNX" in message and "decoder 'MLPDecoder'" in message
+    assert "StatelessRandomNormalV2" in message and "--format savedmodel" in message
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_onnx_without_the_extra_says_how_to_install_it(runs, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tf2onnx(name, *args, **kwargs):
+        if name.split(".")[0] == "tf2onnx":
+            raise ImportError("No module named 'tf2onnx'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tf2onnx)
+    out = tmp_path / "never"
+    message = _one_error_line(invoke("export", runs["mlp"], "--out", out, "--format", "onnx"))
+    assert "genmod[onnx]" in message
+    assert not out.exists()

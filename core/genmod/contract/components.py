@@ -11,6 +11,10 @@ Conventions shared by all of them:
 * Every log-probability and KL is in nats, summed over the event (one number per data item).
 * Networks are Keras 3 layers that output *parameters*; distributions are built here with
   ``tfp.distributions``, always in float32 (so mixed-precision networks stay numerically safe).
+* Exportable: every method genmod calls traces inside a ``tf.function`` with fixed dtypes and
+  a free batch dimension (batch sizes from ``tf.shape``), draws random numbers only with
+  stateless ops from its ``seed`` argument, and uses no Python callbacks, so ``genmod export``
+  serves any component without serving code (``genmod.testing`` checks it).
 """
 
 from __future__ import annotations

@@ -128,12 +128,20 @@ def readme_text(card: dict[str, Any]) -> str:
     """A readable README.md of the card (everything but the config and file tables in
     prose and small tables)."""
     data = card["data"]
+    files = ", ".join(f"`{f}` (signature `{s}`)" for s, f in card.get("model_files", {}).items())
+    deterministic = (
+        "no random draws: `encode` gives q(z|x)'s parameters and location, not a sample."
+    )
     if card["format"] == "tflite":
-        files = ", ".join(f"`{f}` (signature `{s}`)" for s, f in card["tflite_files"].items())
         how = (
             f"Run it with a TFLite interpreter (LiteRT): {files}; "
-            "`interpreter.get_signature_runner(name)`. Built-in TFLite operations only, no "
-            "random draws: `encode` gives q(z|x)'s parameters and location, not a sample."
+            f"`interpreter.get_signature_runner(name)`. Built-in TFLite operations only, "
+            f"{deterministic}"
+        )
+    elif card["format"] == "onnx":
+        how = (
+            f"Run it with any ONNX runtime (opset {card['onnx_opset']}): {files}; inputs and "
+            f"outputs keep the signature's names. Standard ONNX operators only, {deterministic}"
         )
     else:
         how = (

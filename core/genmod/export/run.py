@@ -18,6 +18,22 @@ from genmod.runs import folder as rundir
 from genmod.runs.loading import load_run
 
 
+def _tflite():
+    return convert_tflite, TFLITE_FILES, {}
+
+
+def _onnx():
+    from genmod.export.onnx import ONNX_FILES, ONNX_OPSET, convert_onnx, require_tf2onnx
+
+    require_tf2onnx()  # the optional extra is missing: say so before loading anything
+    return convert_onnx, ONNX_FILES, {"onnx_opset": ONNX_OPSET}
+
+
+#: format -> () -> (converter of the deterministic signatures, {signature: file name},
+#: what the model card adds)
+CONVERTERS = {"tflite": _tflite, "onnx": _onnx}
+
+
 def default_out_dir(run_dir: Path, fmt: str, part: str) -> Path:
     """``RUN/export-savedmodel`` (``-encoder``/``-decoder`` appended for a part)."""
     return Path(run_dir) / (f"export-{fmt}" + ("" if part == "all" else f"-{part}"))
@@ -33,10 +49,11 @@ def export_run(
 ) -> dict:
     """Export the final model of a finished run; returns the model card (a dict).
 
-    ``fmt``: one of :data:`genmod.export.FORMATS` (``savedmodel``, or ``tflite``: the
-    deterministic ``encode`` and ``decode`` as ``encoder.tflite``/``decoder.tflite``);
-    ``part``: ``all`` (every signature), ``encoder`` (``encode``) or ``decoder`` (``decode``
-    and ``sample``; TFLite: ``decode``). ``out_dir`` (default
+    ``fmt``: one of :data:`genmod.export.FORMATS` (``savedmodel``; ``tflite``: the
+    deterministic ``encode`` and ``decode`` as ``encoder.tflite``/``decoder.tflite``;
+    ``onnx``: the same as ``encoder.onnx``/``decoder.onnx``, which needs the extra
+    ``genmod[onnx]``); ``part``: ``all`` (every signature), ``encoder`` (``encode``) or
+    ``decoder`` (``decode`` and ``sample``; TFLite and ONNX: ``decode``). ``out_dir`` (default
     :func:`default_out_dir`) must not exist unless ``overwrite``. Nothing is written unless
     every signature traces: the export is built in a temporary folder next to ``out_dir`` and
     renamed into place. Raises :class:`ConfigError` for a bad format, part or out folder or a
@@ -61,19 +78,23 @@ def export_run(
         raise ConfigError(f"{str(out)!r} already exists; choose another --out or pass --overwrite.")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{str(out)!r} is a file; --out must be a folder.")
+    converter = CONVERTERS[fmt]() if fmt in CONVERTERS else None
     loaded = load_run(run_dir)
     # tracing and conversion fail before anything is written
-    traced = trace_signatures(loaded.model, part, deterministic=fmt == "tflite")
-    flatbuffers = convert_tflite(loaded.model, traced) if fmt == "tflite" else {}
+    traced = trace_signatures(loaded.model, part, deterministic=converter is not None)
     card = build_card(loaded, traced, fmt=fmt, part=part)
-    if flatbuffers:
-        card["tflite_files"] = {name: TFLITE_FILES[name] for name in traced.functions}
+    converted: dict[str, bytes] = {}
+    if converter is not None:
+        convert, file_names, card_fields = converter
+        converted = convert(loaded.model, traced)
+        card["model_files"] = {name: file_names[name] for name in traced.functions}
+        card.update(card_fields)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         if fmt == "savedmodel":
             save_savedmodel(traced, tmp)
-        for file_name, content in flatbuffers.items():
+        for file_name, content in converted.items():
             (tmp / file_name).write_bytes(content)
         card = write_card(tmp, card)
         tmp.chmod(0o755)  # mkdtemp makes it private; an export is meant to be shared

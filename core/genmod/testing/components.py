@@ -132,6 +132,88 @@ def _check_save_restore(
     )
 
 
+_PY_CALLBACK = (
+    "a Python callback (tf.py_function, tf.numpy_function), which a SavedModel cannot hold"
+)
+#: operations a SavedModel cannot hold (Python callbacks) or whose draws do not come from the
+#: seed argument (stateful generators), so an export could not reproduce genmod's numbers
+UNEXPORTABLE_OPS = {
+    **{op: _PY_CALLBACK for op in ("PyFunc", "PyFuncStateless", "EagerPyFunc")},
+    **{
+        op: "a stateful random generator, which ignores the seed: draw with tf.random.stateless_* "
+        "from the seed argument"
+        for op in (
+            "RandomStandardNormal",
+            "RandomUniform",
+            "RandomUniformInt",
+            "TruncatedNormal",
+            "RandomShuffle",
+            "Multinomial",
+            "RandomGamma",
+            "RandomPoisson",
+            "RandomPoissonV2",
+            "StatefulStandardNormalV2",
+            "StatefulUniform",
+            "StatefulUniformFullInt",
+            "StatefulUniformInt",
+            "StatefulTruncatedNormal",
+            "StatefulRandomBinomial",
+        )
+    },
+}
+
+
+def _graph_ops(graph_def: Any) -> set[str]:
+    """Operation types of a GraphDef, those of its function library (loop bodies) included."""
+    ops = {node.op for node in graph_def.node}
+    for function in graph_def.library.function:
+        ops.update(node.op for node in function.node_def)
+    return ops
+
+
+def _check_exportable(
+    who: str,
+    what: str,
+    fn: Callable[..., Any],
+    specs: Sequence[tf.TensorSpec],
+    examples: Sequence[Sequence[tf.Tensor]],
+) -> None:
+    """``fn`` traces as ``genmod export`` traces it (a ``tf.function`` with ``specs``: fixed
+    dtypes, a free batch dimension, no autograph), holds no operation a SavedModel cannot
+    reproduce (:data:`UNEXPORTABLE_OPS`), and the traced graph gives the eager numbers for
+    every example (batches of different sizes)."""
+    try:
+        traced = tf.function(fn, input_signature=list(specs), autograph=False)
+        concrete = traced.get_concrete_function()
+    except Exception as exc:  # noqa: BLE001 - reported as a contract failure
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ConformanceError(
+            f"{who}: {what} cannot be traced with a free batch dimension (genmod export "
+            f"traces it so; use tf.shape(x)[0], not x.shape[0] or Python loops over the "
+            f"batch): {type(exc).__name__}: {first}"
+        ) from exc
+    found = sorted(_graph_ops(concrete.graph.as_graph_def()) & set(UNEXPORTABLE_OPS))
+    require(
+        not found,
+        who,
+        f"{what} cannot be exported: it uses "
+        + "; ".join(f"{op}, {UNEXPORTABLE_OPS[op]}" for op in found),
+    )
+    for example in examples:
+        want = tf.nest.flatten(fn(*example))
+        got = tf.nest.flatten(concrete(*example))
+        batch = int(example[0].shape[0]) if example[0].shape.rank else int(example[0])
+        require(
+            all(
+                np.allclose(np.asarray(g), np.asarray(w), rtol=1e-4, atol=1e-4)
+                for g, w in zip(got, want, strict=True)
+            ),
+            who,
+            f"{what} traced with a free batch dimension gives different numbers from eager "
+            f"for a batch of {batch}",
+        )
+
+
 def _trapezoid(values: np.ndarray, points: np.ndarray) -> float:
     """The trapezoid-rule integral of ``values`` sampled at ``points``."""
     return float(np.sum(0.5 * (values[1:] + values[:-1]) * np.diff(points)))
@@ -201,6 +283,19 @@ def check_encoder(build: Callable[[], Encoder], *, batch_size: int = 3, who: str
     one = params_of(encoder, 1)
     require(_shape(one) == (1, encoder.param_size), who, "fails for a batch of one")
     _check_graph_mode(who, params, lambda: params_of(encoder))
+    specs = [tf.TensorSpec([None, *encoder.data_shape], tf.float32)]
+    if condition is not None:
+        specs.append(tf.TensorSpec([None, encoder.condition_dim], tf.float32))
+    _check_exportable(
+        who,
+        "call(x)",
+        lambda *inputs: encoder(*inputs),
+        specs,
+        [
+            (x[:1],) if condition is None else (x[:1], condition[:1]),
+            (x,) if condition is None else (x, condition),
+        ],
+    )
     _check_tracked(who, encoder)
     _check_save_restore(who, encoder, build, params_of)
 
@@ -245,6 +340,19 @@ def check_decoder(build: Callable[[], Decoder], *, batch_size: int = 3, who: str
         loss = tf.reduce_sum(decode(decoder) * weights)
     _check_gradients(who, tape, loss, decoder.trainable_variables, "its outputs")
     _check_graph_mode(who, out, lambda: decode(decoder))
+    specs = [tf.TensorSpec([None, decoder.latent_dim], tf.float32)]
+    if condition is not None:
+        specs.append(tf.TensorSpec([None, decoder.condition_dim], tf.float32))
+    _check_exportable(
+        who,
+        "decode(z)",
+        lambda *inputs: decoder.decode(*inputs),
+        specs,
+        [
+            (z[:1],) if condition is None else (z[:1], condition[:1]),
+            (z,) if condition is None else (z, condition),
+        ],
+    )
     _check_tracked(who, decoder)
     _check_save_restore(who, decoder, build, decode)
 
@@ -335,6 +443,22 @@ def check_likelihood(
     for var, grad in zip(likelihood.trainable_variables, grads[1:], strict=True):
         require(grad is not None and _finite(grad), who, f"no gradient reaches {_var_name(var)}")
     _check_graph_mode(who, lp, lambda: log_prob(likelihood))
+
+    def served(params: tf.Tensor, x: tf.Tensor, seed: tf.Tensor) -> list[tf.Tensor]:
+        out = [likelihood.distribution(params).log_prob(x), likelihood.image(params, seed=seed)]
+        return [*out, likelihood.mean(params)] if likelihood.has_mean else out
+
+    _check_exportable(
+        who,
+        "log_prob, image" + (" and mean" if likelihood.has_mean else ""),
+        served,
+        [
+            tf.TensorSpec([None, *data_shape, per], tf.float32),
+            tf.TensorSpec([None, *data_shape], tf.float32),
+            tf.TensorSpec([2], tf.int32),
+        ],
+        [(params[:1], x[:1], seed), (params, x, seed)],
+    )
     _check_tracked(who, likelihood)
     _check_save_restore(who, likelihood, build, log_prob)
 
@@ -413,6 +537,21 @@ def check_prior(build: Callable[[], Prior], *, who: str = "") -> None:
             loss = -tf.reduce_sum(log_prob(prior))
         _check_gradients(who, tape, loss, prior.trainable_variables, "log p(z)")
     _check_graph_mode(who, lp, lambda: log_prob(prior))
+    seed = tf.constant([15, 16], tf.int32)
+    _check_exportable(
+        who,
+        "sample(n, seed) and log_prob(z)",
+        lambda n, seed, z: [
+            prior.distribution().sample(n, seed=seed),
+            prior.distribution().log_prob(z),
+        ],
+        [
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([2], tf.int32),
+            tf.TensorSpec([None, prior.latent_dim], tf.float32),
+        ],
+        [(tf.constant(1), seed, z[:1]), (tf.constant(5), seed, z)],
+    )
     _check_tracked(who, prior)
     _check_save_restore(who, prior, build, log_prob)
 
@@ -506,6 +645,19 @@ def check_posterior(
         who,
         f"location(q) has shape {list(_shape(location))} (or is not finite); expected "
         f"[{batch_size}, {family.latent_dim}]",
+    )
+
+    def served(params: tf.Tensor, seed: tf.Tensor) -> list[tf.Tensor]:
+        q = family(params)
+        z = q.sample(seed=seed)
+        return [family.location(q), z, q.log_prob(z)]
+
+    _check_exportable(
+        who,
+        "location, sample and log_prob",
+        served,
+        [tf.TensorSpec([None, size], tf.float32), tf.TensorSpec([2], tf.int32)],
+        [(params[:1], tf.constant([27, 28])), (params, tf.constant([27, 28]))],
     )
     _check_tracked(who, family)
     if family.trainable_variables:

@@ -25,8 +25,10 @@ from genmod.export import FORMATS, PARTS
     default="savedmodel",
     show_default=True,
     help="Export format: a TensorFlow SavedModel with the signatures encode, decode, sample "
-    "and elbo; or tflite: encoder.tflite (encode without a sample) and decoder.tflite "
-    "(decode), built-in TFLite operations only (docs/export.md).",
+    "and elbo; tflite: encoder.tflite (encode without a sample) and decoder.tflite "
+    "(decode), built-in TFLite operations only; onnx: encoder.onnx and decoder.onnx, the "
+    "same two signatures as standard ONNX operators (needs pip install 'genmod[onnx]'; "
+    "docs/export.md).",
 )
 @click.option(
     "--part",
@@ -59,7 +61,8 @@ def export(
 
     Writes a TensorFlow SavedModel whose graphs hold TensorFlow operations only (it loads
     with `tf.saved_model.load`, without genmod, its plugins or TensorFlow Probability), or
-    TFLite flatbuffers of the encoder and decoder (--format tflite), and a model card
+    TFLite flatbuffers or ONNX models of the encoder and decoder (--format tflite|onnx),
+    and a model card
     (model-card.json and README.md: configuration, components and versions, data
     preprocessing, test metrics, signatures, sha256 of every file). The export is written to
     a temporary folder and renamed into place, so a failed export leaves nothing behind.

@@ -384,3 +384,114 @@ def test_onnx_without_the_extra_says_how_to_install_it(runs, tmp_path, monkeypat
     message = _one_error_line(invoke("export", runs["mlp"], "--out", out, "--format", "onnx"))
     assert "genmod[onnx]" in message
     assert not out.exists()
+
+
+def _intact(run_dir: Path) -> bool:
+    return (run_dir / "config.toml").is_file() and (run_dir / "model").is_dir()
+
+
+def test_an_out_that_would_replace_the_run_or_other_folders_is_refused(runs, tmp_path, monkeypatch):
+    import shutil
+
+    base = tmp_path / "base"
+    run_dir = base / "run"
+    shutil.copytree(runs["mlp"], run_dir)
+    keep = tmp_path / "notes"
+    keep.mkdir()
+    (keep / "thesis.tex").write_text("years of work")
+    cases = {
+        run_dir: "is the run folder or contains it",
+        base: "is the run folder or contains it",
+        run_dir / "model": "is part of the run folder",
+        run_dir / "model" / "exp": "is part of the run folder",
+        run_dir / "checkpoints" / "x": "is part of the run folder",
+        run_dir / "export-savedmodel" / "nested": "is part of the run folder",
+        keep: "not an export of `genmod export`",
+    }
+    for out, words in cases.items():
+        message = _one_error_line(invoke("export", run_dir, "--out", out, "--overwrite"))
+        assert words in message, (out, message)
+        assert _intact(run_dir) and (keep / "thesis.tex").is_file()
+    monkeypatch.chdir(base)
+    assert "contains it" in _one_error_line(invoke("export", "run", "--out", ".", "--overwrite"))
+    monkeypatch.chdir(run_dir)
+    assert "contains it" in _one_error_line(invoke("export", ".", "--out", "..", "--overwrite"))
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    assert "symbolic link" in _one_error_line(invoke("export", run_dir, "--out", dangling))
+    strays = [p for p in [*tmp_path.rglob(".*")] if ".tmp-" in p.name or ".old-" in p.name]
+    assert not strays and _intact(run_dir)
+
+    # the default goes into the run, under the run's lock; overwriting an export replaces it
+    assert invoke("export", run_dir).exit_code == 0
+    first = json.loads((run_dir / "export-savedmodel" / "model-card.json").read_text())
+    assert first["run"] == str(run_dir.resolve())
+    result = invoke(
+        "export",
+        run_dir,
+        "--overwrite",
+        "--part",
+        "decoder",
+        "--out",
+        run_dir / "export-savedmodel",
+    )
+    assert result.exit_code == 0, result.output
+    card = json.loads((run_dir / "export-savedmodel" / "model-card.json").read_text())
+    assert card["part"] == "decoder" and _intact(run_dir)
+    assert not [p for p in run_dir.iterdir() if ".old-" in p.name or ".tmp-" in p.name]
+
+
+def test_export_of_a_run_that_is_still_training_names_its_process(runs, tmp_path):
+    import socket
+
+    from genmod.runs.lock import HOLDER_FILE
+
+    live = tmp_path / "live"
+    live.mkdir()
+    (live / "config.toml").write_text((runs["mlp"] / "config.toml").read_text())
+    holder = {"pid": os.getpid(), "host": socket.gethostname(), "command": "genmod run"}
+    (live / HOLDER_FILE).write_text(json.dumps(holder))
+    message = _one_error_line(invoke("export", live, "--out", tmp_path / "x"))
+    assert "still training" in message and f"pid {os.getpid()}" in message
+    assert "resume" not in message
+
+
+def test_check_refuses_links_unlisted_folders_and_edited_cards(runs, tmp_path):
+    from genmod.export.checksums import card_digest
+
+    out = tmp_path / "e"
+    assert invoke("export", runs["mlp"], "--out", out).exit_code == 0
+    card_path = out / "model-card.json"
+    original = card_path.read_text()
+    card = json.loads(original)
+    assert card["card_sha256"] == card_digest(card) and "variables" in card["folders"]
+
+    def check() -> str:
+        return _one_error_line(invoke("export", "--check", out))
+
+    (out / "assets" / "etc").symlink_to("/etc")
+    assert "symbolic link" in check()
+    (out / "assets" / "etc").unlink()
+    (out / "README.md").rename(tmp_path / "R.md")
+    (out / "README.md").symlink_to(tmp_path / "R.md")
+    assert "symbolic link" in check()
+    (out / "README.md").unlink()
+    (tmp_path / "R.md").rename(out / "README.md")
+    (out / "empty").mkdir()
+    assert "folder" in check() and "not listed" in check()
+    (out / "empty").rmdir()
+    assert invoke("export", "--check", out).exit_code == 0
+
+    edited = {**card, "test_metrics": {**card["test_metrics"], "test_elbo": -1.0}}
+    card_path.write_text(json.dumps(edited))
+    assert "changed after the export" in check()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x")
+    from genmod.data.download import sha256_file
+
+    escaping = {**card, "files": {**card["files"], "../outside.txt": sha256_file(outside)}}
+    escaping["card_sha256"] = card_digest(escaping)
+    card_path.write_text(json.dumps(escaping))
+    assert "not a relative path inside the export" in check()
+    card_path.write_text(original)
+    assert invoke("export", "--check", out).exit_code == 0

@@ -19,7 +19,7 @@ import tensorflow as tf
 import genmod
 from genmod.contract.units import reports_bits_per_dim
 from genmod.evaluate.run import EVALUATION_FILE
-from genmod.export.checksums import CARD_FILE, checksum_tree
+from genmod.export.checksums import CARD_FILE, card_digest, checksum_tree, export_entries
 from genmod.export.savedmodel import TracedSignatures
 from genmod.plugins import get_manager
 from genmod.plugins.registry import KINDS
@@ -85,7 +85,7 @@ def build_card(loaded, traced: TracedSignatures, *, fmt: str, part: str) -> dict
         "card_format_version": CARD_FORMAT_VERSION,
         "format": fmt,
         "part": part,
-        "run": str(loaded.run_dir),
+        "run": str(Path(loaded.run_dir).resolve()),
         "genmod_version": genmod.__version__,
         "tensorflow_version": tf.__version__,
         "trained_with_genmod": loaded.meta.get("genmod_version"),
@@ -185,7 +185,7 @@ def readme_text(card: dict[str, Any]) -> str:
                 f"- {key}: {value:.4f}" if isinstance(value, float) else f"- {key}: {value}"
             )
     else:
-        lines.append("- no test metrics in the run's summary.json")
+        lines.append("- no test metrics: the run's summary.json is missing or unreadable")
     evaluation = card.get("evaluation")
     if evaluation:
         lines.append(
@@ -214,9 +214,12 @@ def readme_text(card: dict[str, Any]) -> str:
 
 
 def write_card(folder: Path, card: dict[str, Any]) -> dict[str, Any]:
-    """Write README.md, then model-card.json with the sha256 of every other file."""
+    """Write README.md, then model-card.json with the sha256 of every other file, the list
+    of folders and the card's own ``card_sha256`` (:mod:`genmod.export.checksums`)."""
     folder = Path(folder)
     (folder / README_FILE).write_text(readme_text(card), encoding="utf-8")
-    card = {**card, "files": checksum_tree(folder, skip=(CARD_FILE,))}
+    _, folders = export_entries(folder)
+    card = {**card, "files": checksum_tree(folder, skip=(CARD_FILE,)), "folders": folders}
+    card["card_sha256"] = card_digest(card)
     (folder / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return card

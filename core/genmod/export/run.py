@@ -9,13 +9,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from genmod.config.files import CONFIG_FILE
 from genmod.contract.errors import ConfigError, RunDirError
 from genmod.export import FORMATS, PARTS
 from genmod.export.card import build_card, write_card
+from genmod.export.checksums import CARD_FILE
 from genmod.export.savedmodel import save_savedmodel, trace_signatures
 from genmod.export.tflite import TFLITE_FILES, convert_tflite
 from genmod.runs import folder as rundir
 from genmod.runs.loading import load_run
+from genmod.runs.lock import describe_holder, holder_state, read_holder, run_lock, this_command
 
 
 def _tflite():
@@ -37,6 +40,69 @@ CONVERTERS = {"tflite": _tflite, "onnx": _onnx}
 def default_out_dir(run_dir: Path, fmt: str, part: str) -> Path:
     """``RUN/export-savedmodel`` (``-encoder``/``-decoder`` appended for a part)."""
     return Path(run_dir) / (f"export-{fmt}" + ("" if part == "all" else f"-{part}"))
+
+
+#: names inside a run folder that belong to the run: an export may never be written there
+RUN_ENTRIES = (
+    rundir.MODEL_DIR,
+    rundir.MODEL_DIR + ".old",
+    rundir.CHECKPOINT_DIR,
+    rundir.BEST_DIR,
+    rundir.PICTURES_DIR,
+    rundir.TENSORBOARD_DIR,
+)
+
+
+def _is_export_or_empty(folder: Path) -> bool:
+    return (folder / CARD_FILE).is_file() or not any(folder.iterdir())
+
+
+def check_out_dir(run_dir: Path, out: Path, *, overwrite: bool) -> bool:
+    """Refuse an ``--out`` that would overwrite or nest in what is not an earlier export.
+
+    ``out`` may not be a symbolic link, the run folder, a folder containing it, or inside
+    it other than as a folder of its own directly under it (named like none of
+    :data:`RUN_ENTRIES`); an existing ``out`` needs ``overwrite`` and must be an earlier
+    export (it has ``model-card.json``) or empty. Returns whether ``out`` is inside the run
+    folder (then the export holds the run's writer lock). Raises :class:`ConfigError`.
+    """
+    shown = str(out)
+    if out.is_symlink():
+        raise ConfigError(
+            f"--out {shown!r} is a symbolic link; give a folder path that is not one."
+        )
+    run_real, out_real = run_dir.resolve(), out.resolve()
+    if out_real == run_real or run_real.is_relative_to(out_real):
+        raise ConfigError(
+            f"--out {shown!r} is the run folder or contains it; an export goes into a folder "
+            f"of its own (default {str(default_out_dir(run_dir, 'savedmodel', 'all'))!r})."
+        )
+    inside = out_real.is_relative_to(run_real)
+    if inside:
+        parts = out_real.relative_to(run_real).parts
+        if (
+            len(parts) > 1
+            or parts[0] in RUN_ENTRIES
+            or ((run_real / parts[0]).exists() and not (run_real / parts[0]).is_dir())
+        ):
+            raise ConfigError(
+                f"--out {shown!r} is part of the run folder; inside a run an export goes into a "
+                "folder of its own directly under it (default RUN/export-FORMAT), or give "
+                "--out outside the run."
+            )
+    if out.exists():
+        if not out.is_dir():
+            raise ConfigError(f"{shown!r} is a file; --out must be a folder.")
+        if not overwrite:
+            raise ConfigError(
+                f"{shown!r} already exists; choose another --out or pass --overwrite."
+            )
+        if not _is_export_or_empty(out):
+            raise ConfigError(
+                f"{shown!r} is not an export of `genmod export` (no {CARD_FILE}) and not empty; "
+                "--overwrite only replaces an earlier export. Choose another --out."
+            )
+    return inside
 
 
 def export_run(
@@ -68,17 +134,28 @@ def export_run(
     if not run_dir.is_dir():
         raise RunDirError(f"{str(run_dir)!r} is not a folder; give a run folder of `genmod run`.")
     finished = any((run_dir / d).is_dir() for d in (rundir.MODEL_DIR, rundir.MODEL_DIR + ".old"))
-    if (run_dir / "config.toml").is_file() and not finished:  # .old: killed mid-swap
+    if (run_dir / CONFIG_FILE).is_file() and not finished:  # .old: killed mid-swap
+        if holder_state(run_dir) == "held":
+            raise RunDirError(
+                f"{str(run_dir)!r} is still training ({describe_holder(read_holder(run_dir))}); "
+                "export it when the run has finished."
+            )
         raise RunDirError(
             f"{str(run_dir)!r} has no {rundir.MODEL_DIR}/ (the run did not finish); "
             f"`genmod resume {run_dir}` finishes it, then export."
         )
     out = Path(out_dir) if out_dir is not None else default_out_dir(run_dir, fmt, part)
-    if out.exists() and not overwrite:
-        raise ConfigError(f"{str(out)!r} already exists; choose another --out or pass --overwrite.")
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{str(out)!r} is a file; --out must be a folder.")
+    inside = check_out_dir(run_dir, out, overwrite=overwrite)
     converter = CONVERTERS[fmt]() if fmt in CONVERTERS else None
+    if not inside or not (run_dir / CONFIG_FILE).is_file():
+        return _export(run_dir, out, converter, fmt, part)
+    # writing into the run folder: hold its writer lock, as the picture commands do
+    hint = "Pass --out DIR outside the run folder to export it meanwhile."
+    with run_lock(run_dir, this_command("genmod.export.run.export_run"), hint=hint):
+        return _export(run_dir, out, converter, fmt, part)
+
+
+def _export(run_dir: Path, out: Path, converter, fmt: str, part: str) -> dict:
     loaded = load_run(run_dir)
     # tracing and conversion fail before anything is written
     traced = trace_signatures(loaded.model, part, deterministic=converter is not None)
@@ -89,8 +166,10 @@ def export_run(
         converted = convert(loaded.model, traced)
         card["model_files"] = {name: file_names[name] for name in traced.functions}
         card.update(card_fields)
+    out = out.resolve()  # "." and ".." have no name to put beside
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    old: Path | None = None
     try:
         if fmt == "savedmodel":
             save_savedmodel(traced, tmp)
@@ -101,11 +180,13 @@ def export_run(
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             out.rename(old / out.name)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and (old / out.name).exists() and not out.exists():
+            (old / out.name).rename(out)  # put the earlier export back
         raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     return {**card, "out_dir": str(out)}

@@ -141,7 +141,9 @@ def _record_is_live(record: dict[str, Any] | None, *, flock_works: bool) -> bool
     return age is not None and age < STALE_SECONDS
 
 
-def _describe(record: dict[str, Any] | None) -> str:
+def describe_holder(record: dict[str, Any] | None) -> str:
+    """``"pid 12 on host h (genmod run, since ...)"``: a holder record in words (each field
+    cut to 80 characters, since the record is read from the folder)."""
     if not record:
         return "another process (it has not recorded itself yet)"
 
@@ -170,7 +172,7 @@ def _refusal(run_dir: Path, record: dict[str, Any] | None, hint: str) -> RunDirE
             f"{HOLDER_FILE!r} to break it"
         )
     return RunDirError(
-        f"the run folder {str(run_dir)!r} is being written by {_describe(record)}; "
+        f"the run folder {str(run_dir)!r} is being written by {describe_holder(record)}; "
         f"{way_out}.{(' ' + hint) if hint else ''}"
     )
 

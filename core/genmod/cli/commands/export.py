@@ -80,11 +80,12 @@ def export(
     if run_dir is None:
         raise ConfigError("missing RUN_DIR: give the run folder to export (or --check DIR).")
     quiet_tensorflow()  # before genmod.export.run, which imports TensorFlow
+    from genmod.export.checksums import CARD_FILE
     from genmod.export.run import export_run
 
     card = export_run(run_dir, out_dir, fmt=fmt, part=part, overwrite=overwrite)
     signatures = ", ".join(card["signatures"])
     click.echo(
-        f"exported {part} of {run_dir} as a {fmt} ({signatures}; {len(card['files']) + 1} "
-        f"files) to {card['out_dir']}"
+        f"exported {part} of {run_dir} as {fmt} ({signatures}; {len(card['files'])} files and "
+        f"{CARD_FILE}) to {card['out_dir']}"
     )

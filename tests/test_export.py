@@ -495,3 +495,31 @@ def test_check_refuses_links_unlisted_folders_and_edited_cards(runs, tmp_path):
     assert "not a relative path inside the export" in check()
     card_path.write_text(original)
     assert invoke("export", "--check", out).exit_code == 0
+
+
+@pytest.mark.slow
+def test_a_pixelcnn_export_samples_sequentially_in_plain_tensorflow(mnist_dir, tmp_path):
+    """A likelihood without a mean: decode gives only params, and sample runs the sequential
+    sampler traced into the SavedModel, with genmod's numbers for the same seed."""
+    run_dir = _train(
+        mnist_dir,
+        tmp_path / "pixelcnn",
+        "--likelihood",
+        "pixelcnn",
+        "--likelihood-opt",
+        "filters=8",
+        "--likelihood-opt",
+        "layers=2",
+        "--train-size",
+        "128",
+    )
+    out = tmp_path / "export"
+    assert invoke("export", run_dir, "--out", out).exit_code == 0
+    inputs, arrays = _inputs(run_dir, tmp_path)
+    got = _run_plain_tensorflow(out, inputs, tmp_path / "outputs.npz")
+    want = _genmod_outputs(run_dir, arrays, "all")
+    assert "decode/mean" not in got and sorted(got) == sorted(want)
+    for key, value in want.items():
+        np.testing.assert_allclose(got[key], value, rtol=1e-5, atol=1e-5, err_msg=key)
+    images = got["sample/images"]
+    assert set(np.unique(images)) <= {0.0, 1.0} and images.std() > 0  # binary samples, not means

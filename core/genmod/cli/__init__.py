@@ -1,4 +1,4 @@
-"""Layer 11 (top), cli: the ``genmod`` command line, built on :mod:`genmod.api` and below.
+"""Layer 13 (top), cli: the ``genmod`` command line, built on :mod:`genmod.api` and below.
 
 Owns the click group and ``main`` (:mod:`~genmod.cli.app`), what the commands share
 (:mod:`~genmod.cli.common`, :mod:`~genmod.cli.progress`, :mod:`~genmod.cli.training`), one

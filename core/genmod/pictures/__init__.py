@@ -1,4 +1,4 @@
-"""Layer 8, pictures: what a run shows a person.
+"""Layer 9, pictures: what a run shows a person.
 
 Owns image grids (grey or colour), PNG/GIF files and a quick scatter drawn with Pillow
 (:mod:`~genmod.pictures.images`, no TensorFlow); the charts drawn with matplotlib, imported

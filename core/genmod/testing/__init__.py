@@ -1,4 +1,4 @@
-"""Layer 10, testing: the conformance kit, checks a plugin author runs from pytest to prove a
+"""Layer 11, testing: the conformance kit, checks a plugin author runs from pytest to prove a
 component honours genmod's interface contract.
 
 Owns :func:`check_component` (:mod:`~genmod.testing.components`), :func:`check_options`

@@ -1,4 +1,4 @@
-"""Layer 9, train: turning a built model and a run folder into a trained run.
+"""Layer 10, train: turning a built model and a run folder into a trained run.
 
 Owns the optimizer steps (:mod:`~genmod.train.trainer`), the epoch loop with checkpoints,
 resume and per-epoch outputs (:mod:`~genmod.train.loop`), the data splits

@@ -523,3 +523,14 @@ def test_a_pixelcnn_export_samples_sequentially_in_plain_tensorflow(mnist_dir, t
         np.testing.assert_allclose(got[key], value, rtol=1e-5, atol=1e-5, err_msg=key)
     images = got["sample/images"]
     assert set(np.unique(images)) <= {0.0, 1.0} and images.std() > 0  # binary samples, not means
+
+
+def test_damaged_final_weights_are_not_called_an_unfinished_run(runs, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "damaged"
+    shutil.copytree(runs["mlp"], run_dir)
+    (run_dir / "model" / "weights.index").unlink()
+    message = _one_error_line(invoke("export", run_dir, "--out", tmp_path / "x"))
+    assert "damaged or incomplete" in message and "checkpoints" in message
+    assert "did the run finish" not in message

@@ -117,9 +117,17 @@ def _weights_prefix(run_dir: Path, which: str) -> Path:
             prefix = run_dir / folder / "weights"
             if tf.io.gfile.exists(str(prefix) + ".index"):
                 return prefix
+        if any((run_dir / f).is_dir() for f in (rundir.MODEL_DIR, rundir.MODEL_DIR + ".old")):
+            raise RunDirError(
+                f"{str(run_dir / rundir.MODEL_DIR)!r} exists but holds no weights.index: the "
+                "final weights are damaged or incomplete. The checkpoints in "
+                f"{str(run_dir / rundir.CHECKPOINT_DIR)!r} still hold the trained model (Python: "
+                "load_run(RUN, checkpoint='best' or 'latest'))."
+            )
         raise RunDirError(
             f"{str(run_dir)!r} has no final weights (did the run finish?). Use "
-            f"`genmod resume {run_dir}` to finish it, or load checkpoint='latest'."
+            f"`genmod resume {run_dir}` to finish it, or, in Python, load_run(RUN, "
+            "checkpoint='latest')."
         )
     if which not in ("best", "latest"):
         raise ConfigError(f"checkpoint must be final, best or latest, not {which!r}.")

@@ -259,32 +259,43 @@ def test_check_refuses_a_folder_that_is_not_an_export(tmp_path):
     assert invoke("export").exit_code == 2
 
 
+#: the outputs of the deterministic signatures TFLite and ONNX exports hold
+DETERMINISTIC_OUTPUTS = {"encode": {"params", "location"}, "decode": {"params", "mean"}}
+
+
+def _converted_export(run_dir: Path, tmp_path: Path, fmt: str, part: str, files: list[str]):
+    """Export ``run_dir`` as ``fmt``; returns the folder, its card, and for each signature
+    the inputs it takes (labels included) and genmod's outputs for them."""
+    out = tmp_path / fmt
+    result = invoke("export", run_dir, "--out", out, "--format", fmt, "--part", part)
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "model-card.json").read_text())
+    assert sorted(card["model_files"].values()) == files
+    assert not (out / "saved_model.pb").exists()
+    _, arrays = _inputs(run_dir, tmp_path)
+    want = _genmod_outputs(run_dir, arrays, "all")
+    label = {"y": arrays["y"]} if "y" in arrays else {}
+    feeds = {
+        "encode": {"x": arrays["x"], **label},
+        "decode": {"z": arrays["z"], **label},
+    }
+    return out, card, feeds, want
+
+
 @pytest.mark.parametrize(("kind", "part"), [("mlp", "all"), ("cmlp", "decoder")])
 def test_tflite_export_matches_genmod(runs, tmp_path, kind, part):
     import warnings
 
     import tensorflow as tf
 
-    run_dir = runs[kind]
-    out = tmp_path / "tfl"
-    result = invoke("export", run_dir, "--out", out, "--format", "tflite", "--part", part)
-    assert result.exit_code == 0, result.output
-    card = json.loads((out / "model-card.json").read_text())
-    want_files = {"all": ["decoder.tflite", "encoder.tflite"], "decoder": ["decoder.tflite"]}
-    assert sorted(card["model_files"].values()) == want_files[part]
-    assert not (out / "saved_model.pb").exists()
-    _, arrays = _inputs(run_dir, tmp_path)
-    want = _genmod_outputs(run_dir, arrays, part)
-    label = {"y": arrays["y"]} if "y" in arrays else {}
+    files = {"all": ["decoder.tflite", "encoder.tflite"], "decoder": ["decoder.tflite"]}[part]
+    out, card, feeds, want = _converted_export(runs[kind], tmp_path, "tflite", part, files)
     for signature, file_name in card["model_files"].items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
             interpreter = tf.lite.Interpreter(model_path=str(out / file_name))
-        runner = interpreter.get_signature_runner(signature)
-        inputs = {"x": arrays["x"]} if signature == "encode" else {"z": arrays["z"]}
-        got = runner(**inputs, **label)
-        expected_keys = {"encode": {"params", "location"}, "decode": {"params", "mean"}}
-        assert set(got) == expected_keys[signature]
+        got = interpreter.get_signature_runner(signature)(**feeds[signature])
+        assert set(got) == DETERMINISTIC_OUTPUTS[signature]
         for key, value in got.items():
             np.testing.assert_allclose(
                 value, want[f"{signature}/{key}"], rtol=1e-5, atol=1e-5, err_msg=key
@@ -323,26 +334,15 @@ def _onnx_session(path: Path):
 
 @pytest.mark.parametrize(("kind", "part"), [("mlp", "all"), ("cmlp", "encoder")])
 def test_onnx_export_matches_genmod_in_onnx_runtime(runs, tmp_path, kind, part):
-    run_dir = runs[kind]
-    out = tmp_path / "onnx"
-    result = invoke("export", run_dir, "--out", out, "--format", "onnx", "--part", part)
-    assert result.exit_code == 0, result.output
-    card = json.loads((out / "model-card.json").read_text())
-    want_files = {"all": ["decoder.onnx", "encoder.onnx"], "encoder": ["encoder.onnx"]}
-    assert sorted(card["model_files"].values()) == want_files[part]
+    files = {"all": ["decoder.onnx", "encoder.onnx"], "encoder": ["encoder.onnx"]}[part]
+    out, card, feeds, want = _converted_export(runs[kind], tmp_path, "onnx", part, files)
     assert card["onnx_opset"] == 17 and "ONNX runtime" in (out / "README.md").read_text()
-    assert not (out / "saved_model.pb").exists()
-    _, arrays = _inputs(run_dir, tmp_path)
-    want = _genmod_outputs(run_dir, arrays, "all")
-    label = {"y": arrays["y"]} if "y" in arrays else {}
     for signature, file_name in card["model_files"].items():
         session = _onnx_session(out / file_name)
-        feed = {"x": arrays["x"]} if signature == "encode" else {"z": arrays["z"]}
-        feed.update(label)
+        feed = feeds[signature]
         assert sorted(i.name for i in session.get_inputs()) == sorted(feed)
         names = [o.name for o in session.get_outputs()]
-        expected_keys = {"encode": {"params", "location"}, "decode": {"params", "mean"}}
-        assert set(names) == expected_keys[signature]
+        assert set(names) == DETERMINISTIC_OUTPUTS[signature]
         for batch in (1, 5):  # the batch dimension is free
             small = {k: v[:batch] for k, v in feed.items()}
             for key, value in zip(names, session.run(names, small), strict=True):

@@ -96,13 +96,13 @@ def unexpected_error_message(exc: BaseException) -> str:
     )
 
 
-def run_interruptibly(work: Callable[[], Any], *, what: str) -> Any:
+def run_interruptibly(work: Callable[[], Any], *, what: str, message: str | None = None) -> Any:
     """Run ``work()`` in a worker thread and return its result (or raise its exception).
 
     A long TensorFlow call does not return to Python until it is done, so Ctrl-C would wait
     for it; here the main thread only waits, and Ctrl-C ends the process within a tenth of a
-    second with exit code 130 and one line (``what`` wrote nothing: its results are written
-    at the end, atomically; a run-folder lock dies with the process).
+    second with exit code 130 and one line (``message``, by default: ``what`` wrote nothing, its
+    results being written at the end, atomically; a run-folder lock dies with the process).
     """
     outcome: dict[str, Any] = {}
 
@@ -118,7 +118,7 @@ def run_interruptibly(work: Callable[[], Any], *, what: str) -> Any:
         while thread.is_alive():
             thread.join(0.1)
     except KeyboardInterrupt:
-        click.echo(f"Interrupted: {what} stopped; nothing was written.", err=True)
+        click.echo(message or f"Interrupted: {what} stopped; nothing was written.", err=True)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(130)  # the worker is inside TensorFlow; nothing of it needs to finish

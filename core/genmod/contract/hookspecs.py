@@ -102,6 +102,37 @@ def register_observers(register: Any) -> None:
 
 
 @hookspec
+def register_metrics(register: Any) -> None:
+    """Register evaluation metrics (``genmod evaluate --metric NAME``).
+
+    The factory is called as ``factory(**options)`` and must return a
+    :class:`genmod.contract.metrics.Metric`, which declares what it needs (the model, test
+    data, labels, ground-truth factors, generated samples, features) and returns named values
+    with units and the method that produced them.
+    """
+
+
+@hookspec
+def register_extractors(register: Any) -> None:
+    """Register feature extractors for sample-quality metrics (``--extractor NAME``).
+
+    The factory is called as ``factory(**options)`` and must return a
+    :class:`genmod.contract.extractors.FeatureExtractor`.
+    """
+
+
+@hookspec
+def register_samplers(register: Any) -> None:
+    """Register latent samplers (``genmod sample --sampler NAME``, ``genmod evaluate
+    --sampler NAME``): where generated images' codes come from (the prior, a density fitted to
+    the aggregate posterior).
+
+    The factory is called as ``factory(**options)`` and must return a
+    :class:`genmod.contract.samplers.LatentSampler`.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``genmod`` command line.
 

@@ -22,6 +22,13 @@ class DatasetArrays:
     data. ``num_classes``: how many classes the labels come from; 0 (the default) means "the
     dataset's own ``num_classes``" (see :func:`validate_loaded`, which fills it in). Conditional
     models get ``num_classes``-long one-hot labels.
+
+    Ground-truth factors, for datasets generated from known factors of variation (dSprites,
+    3D Shapes, the procedural ``sprites``), which the disentanglement metrics need:
+    ``factors_*``: integer ``[n, len(factor_names)]`` value indices (column k is factor k's
+    value as an index ``0..factor_sizes[k]-1``: shape, scale, position, ...), or ``None``;
+    ``factor_names``: one name per column; ``factor_sizes``: how many values each factor takes
+    (an empty tuple: the largest index + 1 seen in either split).
     """
 
     x_train: np.ndarray
@@ -29,11 +36,37 @@ class DatasetArrays:
     x_test: np.ndarray
     y_test: np.ndarray | None
     num_classes: int = 0
+    factors_train: np.ndarray | None = None
+    factors_test: np.ndarray | None = None
+    factor_names: tuple[str, ...] = ()
+    factor_sizes: tuple[int, ...] = ()
+
+    @property
+    def has_factors(self) -> bool:
+        """Whether the test split carries ground-truth factors."""
+        return self.factors_test is not None
 
     @property
     def data_shape(self) -> tuple[int, ...]:
         """The shape of one item, ``x_train.shape[1:]`` (MNIST: ``(28, 28, 1)``)."""
         return tuple(self.x_train.shape[1:])
+
+    def hold_out(self, count: int) -> tuple[DatasetArrays, np.ndarray | None, np.ndarray | None]:
+        """Split off the last ``count`` training items (a run's validation set): the rest,
+        and the held-out images and labels (``None`` when ``count`` is 0 or there are no
+        labels). ``count`` must leave at least one training item (the caller says why not)."""
+        n = len(self.x_train)
+        if not 0 <= count < n:
+            raise ValueError(f"cannot hold out {count} of {n} training items")
+        x_held = self.x_train[n - count :] if count else None
+        y_held = self.y_train[n - count :] if (count and self.y_train is not None) else None
+        rest = dataclasses.replace(
+            self,
+            x_train=self.x_train[: n - count],
+            y_train=None if self.y_train is None else self.y_train[: n - count],
+            factors_train=None if self.factors_train is None else self.factors_train[: n - count],
+        )
+        return rest, x_held, y_held
 
     def limited(self, train_size: int | None, test_size: int | None) -> DatasetArrays:
         """The first ``train_size`` training and ``test_size`` test items (None keeps all)."""
@@ -41,12 +74,14 @@ class DatasetArrays:
         def cut(a: np.ndarray | None, n: int | None) -> np.ndarray | None:
             return a if a is None or n is None else a[:n]
 
-        return DatasetArrays(
-            cut(self.x_train, train_size),
-            cut(self.y_train, train_size),
-            cut(self.x_test, test_size),
-            cut(self.y_test, test_size),
-            self.num_classes,
+        return dataclasses.replace(
+            self,
+            x_train=cut(self.x_train, train_size),
+            y_train=cut(self.y_train, train_size),
+            x_test=cut(self.x_test, test_size),
+            y_test=cut(self.y_test, test_size),
+            factors_train=cut(self.factors_train, train_size),
+            factors_test=cut(self.factors_test, test_size),
         )
 
 
@@ -71,6 +106,9 @@ class Dataset:
       dataset's.
     - Labels, when given, are integer arrays ``[n]`` in ``0..num_classes-1`` (so labelled data
       needs ``num_classes >= 1``).
+    - Factors, when given, are integer arrays ``[n, F]`` (one row per item of the split) with
+      ``F = len(factor_names) >= 1`` unique names, values in ``0..factor_sizes[k]-1``
+      (``factor_sizes`` may be left empty: it is then filled in from the values).
 
     A dataset that breaks the rule is a :class:`genmod.contract.errors.PluginError` naming the
     dataset, the field and the value used.
@@ -178,7 +216,63 @@ def validate_loaded(dataset: Dataset, arrays: Any, who: str = "") -> DatasetArra
                 f"{who}: y_{split} has labels in {low}..{high}; they must lie in "
                 f"0..{num_classes - 1} ({source} = {num_classes})."
             )
-    return dataclasses.replace(arrays, num_classes=num_classes)
+    factor_sizes = _check_factors(arrays, who)
+    return dataclasses.replace(arrays, num_classes=num_classes, factor_sizes=factor_sizes)
+
+
+def _check_factors(arrays: DatasetArrays, who: str) -> tuple[int, ...]:
+    """The rule for ground-truth factors (see :class:`Dataset`); returns ``factor_sizes``."""
+    given = [s for s in ("train", "test") if getattr(arrays, f"factors_{s}") is not None]
+    names = tuple(arrays.factor_names)
+    if not given:
+        if names or arrays.factor_sizes:
+            raise PluginError(
+                f"{who}: factor_names/factor_sizes are set but factors_train and factors_test "
+                "are None; return the factors or leave the names out."
+            )
+        return ()
+    if not names or len(set(names)) != len(names) or not all(
+        isinstance(n, str) and n for n in names
+    ):
+        raise PluginError(
+            f"{who}: factor_names is {arrays.factor_names!r}; it must name every factor column "
+            "once (non-empty, unique strings)."
+        )
+    tops = []
+    for split in given:
+        f = getattr(arrays, f"factors_{split}")
+        n = len(getattr(arrays, f"x_{split}"))
+        if not isinstance(f, np.ndarray) or not np.issubdtype(f.dtype, np.integer):
+            kind = f.dtype if isinstance(f, np.ndarray) else type(f).__name__
+            raise PluginError(
+                f"{who}: factors_{split} is {kind}; expected integer value indices [n, factors]."
+            )
+        if f.shape != (n, len(names)):
+            raise PluginError(
+                f"{who}: factors_{split} has shape {list(f.shape)}; expected [{n}, {len(names)}] "
+                f"(one row per item of x_{split}, one column per factor in factor_names)."
+            )
+        if n and int(f.min()) < 0:
+            raise PluginError(f"{who}: factors_{split} holds negative indices; expected >= 0.")
+        tops.append(f.max(axis=0) if n else np.zeros(len(names), np.int64))
+    top = np.max(np.stack(tops), axis=0)
+    if not arrays.factor_sizes:
+        return tuple(int(t) + 1 for t in top)
+    sizes = arrays.factor_sizes
+    if len(sizes) != len(names) or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in sizes
+    ):
+        raise PluginError(
+            f"{who}: factor_sizes is {sizes!r}; expected {len(names)} positive ints (one per "
+            "factor), or an empty tuple."
+        )
+    for k, (size, seen) in enumerate(zip(sizes, top, strict=True)):
+        if seen >= size:
+            raise PluginError(
+                f"{who}: factor {names[k]!r} has index {int(seen)} but factor_sizes says "
+                f"{int(size)} values (0..{int(size) - 1})."
+            )
+    return tuple(int(s) for s in sizes)
 
 
 def load_checked(dataset: Dataset, data_dir: Path | None, who: str = "") -> DatasetArrays:

@@ -24,6 +24,7 @@ def download_verified(
     payload_sha256: str | None = None,
     *,
     file_sha256: str | None = None,
+    file_md5: str | None = None,
     timeout: float = 30.0,
 ) -> Path:
     """Fetch ``filename`` from the first mirror that works and verify it.
@@ -31,12 +32,15 @@ def download_verified(
     Give exactly one checksum (lowercase hex): ``payload_sha256``, the SHA-256 of the
     *uncompressed* content (``.gz`` files are decompressed to check; how MNIST's are pinned), or
     ``file_sha256``, the SHA-256 of the file exactly as downloaded (how archives such as
-    ``cifar-10-binary.tar.gz`` are published). The file is written atomically to
+    ``cifar-10-binary.tar.gz`` are published), or ``file_md5``, the MD5 of the file as
+    downloaded (how Keras pins its application weights). The file is written atomically to
     ``destination / filename`` only once it matches. Raises :class:`DataError` naming every
     mirror tried and why it failed.
     """
-    if (payload_sha256 is None) == (file_sha256 is None):
-        raise ValueError("download_verified needs exactly one of payload_sha256, file_sha256")
+    if sum(c is not None for c in (payload_sha256, file_sha256, file_md5)) != 1:
+        raise ValueError(
+            "download_verified needs exactly one of payload_sha256, file_sha256, file_md5"
+        )
     destination.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
     for mirror in mirrors:
@@ -47,17 +51,9 @@ def download_verified(
         except (urllib.error.URLError, OSError, ValueError) as exc:
             failures.append(f"{url}: {getattr(exc, 'reason', exc)}")
             continue
-        if file_sha256 is not None:
-            payload, expected = data, file_sha256
-        else:
-            try:
-                payload = gzip.decompress(data) if filename.endswith(".gz") else data
-            except (OSError, EOFError, zlib.error):
-                failures.append(f"{url}: the download is not a valid gzip file")
-                continue
-            expected = payload_sha256
-        if sha256(payload) != expected:
-            failures.append(f"{url}: checksum mismatch (got {sha256(payload)[:16]}...)")
+        problem = _mismatch(filename, data, payload_sha256, file_sha256, file_md5)
+        if problem:
+            failures.append(f"{url}: {problem}")
             continue
         target = destination / filename
         fd, tmp = tempfile.mkstemp(dir=destination, prefix=f".{filename}.")
@@ -76,6 +72,28 @@ def download_verified(
         + ". If this machine is offline, copy the file there by hand or pass --data-dir "
         "(or set GENMOD_DATA_DIR) to a folder that holds it."
     )
+
+
+def _mismatch(
+    filename: str,
+    data: bytes,
+    payload_sha256: str | None,
+    file_sha256: str | None,
+    file_md5: str | None,
+) -> str | None:
+    """Why ``data`` fails the one checksum given, or ``None`` when it matches."""
+    if file_md5 is not None:
+        got = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        return None if got == file_md5 else f"checksum mismatch (got md5 {got[:16]}...)"
+    if file_sha256 is not None:
+        got = sha256(data)
+        return None if got == file_sha256 else f"checksum mismatch (got {got[:16]}...)"
+    try:
+        payload = gzip.decompress(data) if filename.endswith(".gz") else data
+    except (OSError, EOFError, zlib.error):
+        return "the download is not a valid gzip file"
+    got = sha256(payload)
+    return None if got == payload_sha256 else f"checksum mismatch (got {got[:16]}...)"
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

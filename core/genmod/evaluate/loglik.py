@@ -376,3 +376,45 @@ def evaluate_log_likelihood(
     result["working_memory_mib"] = round(working_bytes / 2**20, 1)
     result["seconds"] = round(time.perf_counter() - started, 3)
     return result
+
+
+#: the key under which :func:`shared_iwae_pass` leaves the per-image estimates in a metric
+#: context (``{"log_likelihood", "elbo"}``: float64 ``[n]``, nats), for the evaluation figure
+IWAE_PER_ITEM = "iwae_per_item"
+
+
+def shared_iwae_pass(
+    context,
+    *,
+    num_samples: int,
+    batch_size: int = 100,
+    chunk_size: int | None = None,
+    memory_budget_mib: float | None = None,
+) -> dict[str, Any]:
+    """:func:`evaluate_log_likelihood` on a metric context's test images (the run's model,
+    binarization, labels and seed), computed once per evaluation for the same settings, so the
+    ``log-likelihood`` and ``elbo`` metrics share one pass. The per-image estimates are kept
+    in the context under :data:`IWAE_PER_ITEM`."""
+    key = ("iwae", int(num_samples), int(batch_size), chunk_size, memory_budget_mib)
+
+    def compute() -> dict[str, Any]:
+        per_item: dict[str, np.ndarray] = {}
+        model = context.model
+        result = evaluate_log_likelihood(
+            model,
+            context.data.x_test,
+            context.data.y_test if model.condition_dim else None,
+            binarize=context.binarize,
+            num_samples=num_samples,
+            batch_size=batch_size,
+            chunk_size=chunk_size,
+            memory_budget_mib=memory_budget_mib,
+            seed=context.seed,
+            binarize_batch_size=context.binarize_batch_size,
+            progress=context.progress,
+            per_item=per_item,
+        )
+        context.shared(IWAE_PER_ITEM, lambda: per_item)
+        return result
+
+    return context.shared(key, compute)

@@ -155,25 +155,37 @@ def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(squared, 0.0, None)
 
 
+#: rows of the distance matrix held at once by precision/recall (memory: rows x items x 8 B)
+DISTANCE_ROWS = 1024
+
+
 def _knn_radii(features: np.ndarray, k: int) -> np.ndarray:
-    """Squared distance from each item to its k-th nearest other item."""
-    distances = _squared_distances(features, features)
-    np.fill_diagonal(distances, np.inf)
-    return np.partition(distances, k - 1, axis=1)[:, k - 1]
+    """Squared distance from each item to its k-th nearest other item (``DISTANCE_ROWS`` rows
+    of the distance matrix at a time)."""
+    radii = np.empty(len(features))
+    for start in range(0, len(features), DISTANCE_ROWS):
+        block = _squared_distances(features[start : start + DISTANCE_ROWS], features)
+        rows = np.arange(block.shape[0])
+        block[rows, start + rows] = np.inf  # an item is not its own neighbour
+        radii[start : start + len(rows)] = np.partition(block, k - 1, axis=1)[:, k - 1]
+    return radii
 
 
 def _coverage(manifold: np.ndarray, radii: np.ndarray, probes: np.ndarray) -> float:
     """Share of ``probes`` inside at least one ball (centre ``manifold[i]``, squared radius
     ``radii[i]``)."""
-    inside = _squared_distances(probes, manifold) <= radii[None, :]
-    return float(np.mean(np.any(inside, axis=1)))
+    inside = 0
+    for start in range(0, len(probes), DISTANCE_ROWS):
+        block = _squared_distances(probes[start : start + DISTANCE_ROWS], manifold)
+        inside += int(np.sum(np.any(block <= radii[None, :], axis=1)))
+    return inside / len(probes)
 
 
 def precision_recall(real: np.ndarray, generated: np.ndarray, *, k: int = 3) -> tuple[float, float]:
     """``(precision, recall)`` in ``[0, 1]`` (Kynkäänniemi et al. 2019, k = 3 as in the paper):
     precision is the share of generated items within the k-NN radius of some real item,
     recall the share of real items within the k-NN radius of some generated item. Memory:
-    ``items^2`` float64 distances per set."""
+    :data:`DISTANCE_ROWS` x ``items`` float64 distances at a time."""
     if k < 1:
         raise ValueError(f"precision/recall needs k >= 1; got {k}.")
     real = _features("real features", real, k + 1)

@@ -120,9 +120,27 @@ def _as_images(images: np.ndarray, data_shape: tuple[int, ...]) -> np.ndarray:
     raise ConfigError(f"cannot draw data of shape {data_shape} as pictures.")
 
 
-def samples_picture(model, path: Path, *, n: int = 64, seed: int = 0, label: int | None = None):
-    images = _as_images(prior_samples(model, n, seed=seed, label=label), model.data_shape)
-    return pictures.save_png(pictures.grid(images, int(np.ceil(np.sqrt(n)))), path)
+def samples_picture(
+    model,
+    path: Path,
+    *,
+    n: int = 64,
+    seed: int = 0,
+    label: int | None = None,
+    codes: np.ndarray | None = None,
+):
+    """A grid of ``n`` generated pictures: of draws z ~ p(z) from ``seed``, or of the given
+    ``codes`` ``[n, latent_dim]`` (from a latent sampler, ``genmod sample --sampler``)."""
+    if codes is None:
+        drawn = prior_samples(model, n, seed=seed, label=label)
+    else:
+        check_label(model, label)
+        labels = None if label is None else np.full(len(codes), label)
+        condition = _condition(model, labels, len(codes))
+        z = tf.constant(np.asarray(codes, np.float32))
+        drawn = _images(model, z, condition, [seed, 3])
+    images = _as_images(drawn, model.data_shape)
+    return pictures.save_png(pictures.grid(images, int(np.ceil(np.sqrt(len(images))))), path)
 
 
 def reconstruction_picture(model, images, labels, path: Path, *, binarize: str, n: int = 32):

@@ -1,7 +1,8 @@
 """The component registry: every component that the loaded plugins registered, by kind and name.
 
-Run observers (kind ``observer``, hook ``register_observers``) are kept in the same registry
-but are not one of the component ``KINDS`` (they are not part of a model).
+Run observers (kind ``observer``, hook ``register_observers``) and the evaluation components
+(``metric``, ``extractor``, ``sampler``; :data:`EVALUATION_HOOKS`) are kept in the same
+registry but are not one of the model's component ``KINDS``.
 
 :class:`Registry` is filled by :mod:`genmod.plugins.manager` through the ``register`` callbacks
 made here (:func:`make_register`), one per plugin and hook, so that each component is
@@ -35,8 +36,18 @@ KINDS = tuple(KIND_HOOKS)
 #: chosen per run with ``--observer`` and kept apart from ``KINDS``
 OBSERVER_KIND = "observer"
 OBSERVER_HOOK = "register_observers"
-#: every ``register_*`` hook: the component kinds and the observers
-REGISTER_HOOKS: dict[str, str] = {**KIND_HOOKS, OBSERVER_KIND: OBSERVER_HOOK}
+#: evaluation components: metrics, the feature extractors and latent samplers they use
+#: (``genmod evaluate --metric/--extractor/--sampler``); kind -> hook name
+METRIC_KIND = "metric"
+EXTRACTOR_KIND = "extractor"
+SAMPLER_KIND = "sampler"
+EVALUATION_HOOKS: dict[str, str] = {
+    METRIC_KIND: "register_metrics",
+    EXTRACTOR_KIND: "register_extractors",
+    SAMPLER_KIND: "register_samplers",
+}
+#: every ``register_*`` hook: the component kinds, the observers and the evaluation kinds
+REGISTER_HOOKS: dict[str, str] = {**KIND_HOOKS, OBSERVER_KIND: OBSERVER_HOOK, **EVALUATION_HOOKS}
 
 #: what a component name may look like: it is typed on the command line and becomes part of
 #: run-folder names, so no spaces, slashes, commas, semicolons or equals signs

@@ -5,6 +5,7 @@ Importing this module imports TensorFlow.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import tensorflow as tf
 
 from genmod.config import RunConfig, read_config
 from genmod.contract.errors import ConfigError, RunDirError
+from genmod.data.download import sha256_file
 from genmod.model.assembly import build_model
 from genmod.plugins import Registry, get_registry
 from genmod.runs import folder as rundir
@@ -37,6 +39,16 @@ class LoadedRun:
     config: RunConfig
     meta: dict[str, Any]
     model: Any
+    #: the checkpoint prefix the weights were read from (``RUN/model/weights`` for ``final``)
+    weights: Path | None = None
+
+    def weights_sha256(self) -> str:
+        """One SHA-256 over the weight files read (index and data shards, in name order): a
+        fingerprint of the trained model, for files fitted to it (``RUN/samplers/``)."""
+        digest = hashlib.sha256()
+        for path in checkpoint_files(self.weights) if self.weights is not None else []:
+            digest.update(f"{Path(path).name}:{sha256_file(Path(path))}\n".encode())
+        return digest.hexdigest()
 
     @property
     def binarize(self) -> str:
@@ -71,7 +83,7 @@ def load_run(
             f"{str(run_dir)!r}: the {checkpoint} weights ({_names(weights)}) cannot be read: "
             f"{first_line(exc)}"
         ) from None
-    return LoadedRun(run_dir, config, meta, assembled.model)
+    return LoadedRun(run_dir, config, meta, assembled.model, weights)
 
 
 def _names(prefix: Path) -> str:

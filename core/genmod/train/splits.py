@@ -49,13 +49,5 @@ def load_splits(config: RunConfig, registry: Registry, data_dir: str | Path | No
             f"--validation-size {v} leaves no training items (the training set has {n}); "
             "use a smaller value, or 0 for no validation split."
         )
-    x_val = full.x_train[n - v :] if v else None
-    y_val = full.y_train[n - v :] if (v and full.y_train is not None) else None
-    rest = DatasetArrays(
-        full.x_train[: n - v],
-        None if full.y_train is None else full.y_train[: n - v],
-        full.x_test,
-        full.y_test,
-        full.num_classes,
-    )
+    rest, x_val, y_val = full.hold_out(v)
     return Splits(rest.limited(config.train_size, config.test_size), x_val, y_val)

@@ -124,16 +124,55 @@ def _out(run_dir: str, out_file: str | None, name: str) -> Path:
 @click.option("-n", "count", type=click.IntRange(1, 10000), default=64, show_default=True)
 @click.option("--label", type=int, default=None, help="Class to draw (conditional models only).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the z draws.")
+@click.option(
+    "--sampler",
+    default="prior",
+    show_default=True,
+    metavar="NAME",
+    help="Where the codes come from: prior (z ~ p(z)), gmm (a Gaussian mixture fitted to the "
+    "training codes and saved in RUN/samplers/), or a plugin's.",
+)
+@click.option(
+    "--sampler-opt",
+    "sampler_opts",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the sampler, e.g. components=20 (repeatable).",
+)
+@run_data_dir_option
 @handle_errors
-def sample(run_dir, out_file, checkpoint, as_json, count, label, seed) -> None:
-    """Decode N draws from the prior of RUN_DIR's model into a grid picture."""
+def sample(
+    run_dir, out_file, checkpoint, as_json, count, label, seed, sampler, sampler_opts, data_dir
+) -> None:
+    """Decode N codes into a grid picture: draws from the prior of RUN_DIR's model, or from
+    a latent sampler fitted to its training codes (--sampler gmm: ex-post density estimation,
+    Ghosh et al. 2020; the fit is saved in the run folder and reused)."""
     run = _load(run_dir, checkpoint)
     from genmod.pictures import figures as visuals
 
-    path = visuals.samples_picture(
-        run.model, _out(run_dir, out_file, "sample.png"), n=count, seed=seed, label=label
+    out = _out(run_dir, out_file, "sample.png")
+    codes, facts = None, {}
+    if sampler != "prior" or sampler_opts:
+        from genmod.contract.options import parse_assignments
+        from genmod.evaluate.samplers import prepare_run_sampler
+        from genmod.plugins import get_registry
+        from genmod.runs.trust import is_inside
+
+        prepared = prepare_run_sampler(
+            run,
+            sampler,
+            parse_assignments(sampler_opts, "--sampler-opt"),
+            registry=get_registry(),
+            data_dir=data_dir,
+            seed=run.config.eval_seed,
+            save=not out_file or is_inside(Path(run_dir), Path(out_file)),
+        )
+        codes = prepared.sample(count, seed=seed)
+        facts = {"sampler": prepared.record}
+    path = visuals.samples_picture(run.model, out, n=count, seed=seed, label=label, codes=codes)
+    _report(
+        path, as_json, f"{count} samples ({sampler})", count=count, label=label, seed=seed, **facts
     )
-    _report(path, as_json, f"{count} samples", count=count, label=label, seed=seed)
 
 
 @click.command()

@@ -716,14 +716,16 @@ def test_genmod_plugins_lists_the_datasets_without_importing_tensorflow_or_numpy
     code = (
         "import sys; from genmod.cli import cli\n"
         "try:\n    cli(['plugins'])\nexcept SystemExit:\n    pass\n"
-        "bad = [m for m in ('tensorflow', 'genmod_builtins.npz_loader', 'PIL') "
+        "bad = [m for m in ('tensorflow', 'genmod_builtins.npz_loader', 'PIL', 'h5py', "
+        "'genmod_builtins.factor_datasets', 'genmod_builtins.sprites_render') "
         "if m in sys.modules]\n"
         "print('IMPORTED', bad)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "IMPORTED []" in result.stdout
-    for name in ("fashion-mnist", "kmnist", "cifar10", "npz", "image-folder"):
+    names = ("fashion-mnist", "kmnist", "cifar10", "npz", "image-folder", "sprites", "dsprites")
+    for name in (*names, "shapes3d"):
         assert f"dataset {name}: " in result.stdout
     assert "test_fraction (float, default 0.1)" in result.stdout
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from genmod import hookimpl
 from genmod.cli import cli
-from genmod.contract import hookspecs
+from genmod.contract import Option, hookspecs
 from genmod.plugins import (
     KIND_HOOKS,
     OBSERVER_HOOK,
@@ -101,6 +101,123 @@ def _exercise_register_observers() -> None:
 
 
 HOOK_EXERCISES[OBSERVER_HOOK] = _exercise_register_observers
+
+
+def _exercise_register_metrics() -> None:
+    from genmod.contract.metrics import Metric, MetricResult, MetricValue
+    from genmod.evaluate.suite import build_metrics, run_metric
+
+    class Exercised(Metric):
+        needs = ("test_data",)
+        version = "3"
+
+        def __init__(self, scale=1.0):
+            self.scale = scale
+
+        def compute(self, context):
+            return MetricResult(
+                {"exercised": MetricValue(self.scale * context.test_size, "count")},
+                {"estimator": "test size times scale"},
+            )
+
+    def register_metrics(register):
+        register(
+            "exercised-metric",
+            Exercised,
+            description="an exercised metric",
+            options=[Option("scale", "float", 1.0, "a factor")],
+        )
+
+    plugin = types.ModuleType("exercise_plugin")
+    plugin.register_metrics = hookimpl(register_metrics)
+    register_plugin(plugin, "exercise")
+    (built,) = build_metrics(
+        ["exercised-metric"],
+        {"exercised-metric": {"scale": "2"}},
+        get_registry(),
+        from_strings=True,
+    )
+    records = run_metric(
+        built, types.SimpleNamespace(test_size=5), common={"seed": 4}, versions={"numpy": "x"}
+    )
+    value = records.values["exercised"]
+    assert value["value"] == 10.0 and value["unit"] == "count"
+    assert value["method"]["estimator"] == "test size times scale"
+    assert value["method"]["metric_version"] == "3" and value["method"]["seed"] == 4
+    assert value["method"]["plugin"] == "exercise" and value["method"]["options"] == {"scale": 2.0}
+    _listed_as("register_metrics", "metric")
+
+
+def _exercise_register_extractors() -> None:
+    import numpy as np
+
+    from genmod.contract.extractors import ExtractorData, FeatureExtractor
+    from genmod.evaluate.extractors import prepare_extractor
+
+    class Exercised(FeatureExtractor):
+        def prepare(self, data):
+            self.shape = data.data_shape
+
+        @property
+        def feature_dims(self):
+            return 2
+
+        def features(self, images):
+            return np.stack([images.mean(axis=(1, 2, 3)), images.max(axis=(1, 2, 3))], 1)
+
+        def describe(self):
+            return {"weights_sha256": "none", "prepared_for": list(self.shape)}
+
+    def register_extractors(register):
+        register("exercised-extractor", Exercised, description="an exercised extractor")
+
+    plugin = types.ModuleType("exercise_plugin")
+    plugin.register_extractors = hookimpl(register_extractors)
+    register_plugin(plugin, "exercise")
+    data = ExtractorData("d", {}, (2, 2, 1), 0, lambda: (None, None), None, lambda d, t: None)
+    prepared = prepare_extractor("exercised-extractor", {}, get_registry(), data, from_strings=True)
+    assert prepared.record["prepared_for"] == [2, 2, 1] and prepared.feature_dims == 2
+    assert prepared.record["chosen_by"] == "chosen with --extractor"
+    assert prepared.features(np.ones((3, 2, 2, 1), np.float32)).shape == (3, 2)
+    _listed_as("register_extractors", "extractor")
+
+
+def _exercise_register_samplers() -> None:
+    import numpy as np
+
+    from genmod.contract.samplers import LatentSampler
+    from genmod.evaluate.samplers import build_sampler
+
+    class Exercised(LatentSampler):
+        needs_fit = False
+
+        def sample(self, n, *, seed):
+            return np.full((n, 2), float(seed), np.float32)
+
+    def register_samplers(register):
+        register("exercised-sampler", Exercised, description="an exercised sampler")
+
+    plugin = types.ModuleType("exercise_plugin")
+    plugin.register_samplers = hookimpl(register_samplers)
+    register_plugin(plugin, "exercise")
+    sampler, options, owner = build_sampler(
+        "exercised-sampler", {}, get_registry(), from_strings=True
+    )
+    assert owner == "exercise" and options == {}
+    assert sampler.sample(3, seed=7).tolist() == [[7.0, 7.0]] * 3
+    _listed_as("register_samplers", "sampler")
+
+
+def _listed_as(hook: str, kind: str) -> None:
+    listing = json.loads(CliRunner().invoke(cli, ["plugins", "--json"]).output)
+    entry = next(p for p in listing if p["name"] == "exercise")
+    assert entry["hooks"] == [hook]
+    assert entry["components"][0]["kind"] == kind
+
+
+HOOK_EXERCISES["register_metrics"] = _exercise_register_metrics
+HOOK_EXERCISES["register_extractors"] = _exercise_register_extractors
+HOOK_EXERCISES["register_samplers"] = _exercise_register_samplers
 
 
 def test_every_hookspec_has_an_exercise():

@@ -2,8 +2,10 @@
 
 The loaders live in :mod:`genmod_builtins.idx_datasets` (``fashion-mnist``, ``kmnist``),
 :mod:`genmod_builtins.cifar10_loader` (``cifar10``), :mod:`genmod_builtins.npz_loader`
-(``npz``) and :mod:`genmod_builtins.image_folder_loader` (``image-folder``). docs/datasets.md
-describes each one: source, licence, size, checksums, options, and how to use a local copy.
+(``npz``), :mod:`genmod_builtins.image_folder_loader` (``image-folder``) and
+:mod:`genmod_builtins.factor_datasets` (``sprites``, ``dsprites``, ``shapes3d``: datasets with
+ground-truth factors). docs/datasets.md describes each one: source, licence, size, checksums,
+options, and how to use a local copy.
 """
 
 from genmod import hookimpl
@@ -45,6 +47,28 @@ IMAGE_FOLDER_OPTIONS = [
     Option("seed", "int", 0, "seed of the shuffle and of the train/test split", min=0),
 ]
 
+SPRITES_OPTIONS = [
+    Option("size", "int", 32, "image height and width in pixels", min=16, max=128),
+    Option("scales", "int", 4, "number of scales, from half the largest to it", min=1, max=16),
+    Option("rotations", "int", 8, "number of rotations over [0, 2 pi)", min=1, max=64),
+    Option("positions", "int", 8, "number of positions along each axis", min=1, max=64),
+    _TEST_FRACTION,
+    Option("seed", "int", 0, "seed of the train/test split", min=0),
+]
+
+#: the options of the file-based factor datasets (dsprites, shapes3d)
+FACTOR_FILE_OPTIONS = [
+    _TEST_FRACTION,
+    Option("seed", "int", 0, "seed of the max_items subset and of the train/test split", min=0),
+    Option(
+        "max_items",
+        "int",
+        0,
+        "read only a seeded random subset of this many items, before the split (0: all)",
+        min=0,
+    ),
+]
+
 
 @hookimpl
 def register_datasets(register):
@@ -79,4 +103,26 @@ def register_datasets(register):
         description="your PNG/JPEG files in --data-dir, one sub-folder per class or none; "
         "optional train/ and test/",
         options=IMAGE_FOLDER_OPTIONS,
+    )
+    register(
+        "sprites",
+        "genmod_builtins.factor_datasets:Sprites",
+        description="binary sprites generated in memory (no files), every combination of "
+        "shape, scale, rotation, x and y once; 6,144 of 32x32x1 by default; 3 classes (shape); "
+        "ground-truth factors",
+        options=SPRITES_OPTIONS,
+    )
+    register(
+        "dsprites",
+        "genmod_builtins.factor_datasets:DSprites",
+        description="dSprites (DeepMind): 737,280 binary sprites, 64x64x1, 3 classes (shape); "
+        "ground-truth factors shape, scale, orientation, pos_x, pos_y",
+        options=FACTOR_FILE_OPTIONS,
+    )
+    register(
+        "shapes3d",
+        "genmod_builtins.factor_datasets:Shapes3D",
+        description="3D Shapes (DeepMind): 480,000 colour renderings, 64x64x3, 4 classes "
+        "(shape); ground-truth factors floor, wall and object hue, scale, shape, orientation",
+        options=FACTOR_FILE_OPTIONS,
     )

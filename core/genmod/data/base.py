@@ -217,22 +217,30 @@ def validate_loaded(dataset: Dataset, arrays: Any, who: str = "") -> DatasetArra
                 f"0..{num_classes - 1} ({source} = {num_classes})."
             )
     factor_sizes = _check_factors(arrays, who)
-    return dataclasses.replace(arrays, num_classes=num_classes, factor_sizes=factor_sizes)
+    return dataclasses.replace(
+        arrays,
+        num_classes=num_classes,
+        factor_names=tuple(arrays.factor_names),
+        factor_sizes=factor_sizes,
+    )
 
 
 def _check_factors(arrays: DatasetArrays, who: str) -> tuple[int, ...]:
     """The rule for ground-truth factors (see :class:`Dataset`); returns ``factor_sizes``."""
     given = [s for s in ("train", "test") if getattr(arrays, f"factors_{s}") is not None]
-    names = tuple(arrays.factor_names)
+    raw = arrays.factor_names
+    names = tuple(raw) if isinstance(raw, (tuple, list)) else ()
     if not given:
-        if names or arrays.factor_sizes:
+        if raw or arrays.factor_sizes:
             raise PluginError(
                 f"{who}: factor_names/factor_sizes are set but factors_train and factors_test "
                 "are None; return the factors or leave the names out."
             )
         return ()
-    if not names or len(set(names)) != len(names) or not all(
-        isinstance(n, str) and n for n in names
+    if (
+        not names
+        or not all(isinstance(n, str) and n for n in names)
+        or len(set(names)) != len(names)
     ):
         raise PluginError(
             f"{who}: factor_names is {arrays.factor_names!r}; it must name every factor column "

@@ -67,16 +67,18 @@ class FIDMetric(_SampleQualityMetric):
     def check(self, plan: EvaluationPlan) -> None:
         dims = plan.feature_dims or 0
         real = self._real_count(plan)
-        for what, count, option in (
-            ("generated samples", self.samples, "samples"),
-            ("test images", real, "real_items"),
-        ):
-            if count <= dims:
-                raise ConfigError(
-                    f"FID needs more {what} than feature dimensions ({dims}) for a full-rank "
-                    f"covariance; got {count}. Use --metric-opt fid.{option}=N with N > {dims} "
-                    f"(the usual count is {DEFAULT_SAMPLES:,}), or a smaller extractor."
-                )
+        if self.samples <= dims:
+            raise ConfigError(
+                f"FID needs more generated samples than feature dimensions ({dims}) for a "
+                f"full-rank covariance; got {self.samples}. Use --metric-opt fid.samples=N with "
+                f"N > {dims} (the usual count is {DEFAULT_SAMPLES:,}), or a smaller extractor."
+            )
+        if real <= dims:
+            raise ConfigError(
+                f"FID needs more test images than feature dimensions ({dims}) for a full-rank "
+                f"covariance; got {real}. Use more of them (--test-size, --metric-opt "
+                f"fid.real_items; N > {dims}), or a smaller extractor."
+            )
 
     def compute(self, context: MetricContext) -> MetricResult:
         real, generated = self._features(context)

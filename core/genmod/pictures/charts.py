@@ -322,12 +322,13 @@ def save_evaluation_result(
     path: Path, result: Mapping[str, Any], per_item: Mapping[str, np.ndarray]
 ) -> Path:
     """The figure of one ``genmod evaluate``: :func:`evaluation_figure` of the per-image
-    ``per_item["log_likelihood"]`` and ``per_item["elbo"]`` (nats), titled with the result's
-    means (``result`` as :func:`genmod.evaluate.run.evaluate_run` returns it), written to
-    ``path`` (``RUN/evaluation.png``)."""
+    ``per_item["log_likelihood"]`` and ``per_item["elbo"]`` (nats), titled with their means
+    (those of the result: ``result`` as :func:`genmod.evaluate.run.evaluate_run` returns it,
+    which gives K), written to ``path`` (``RUN/evaluation.png``)."""
     title = (
-        f"{result.get('test_size', len(per_item['elbo']))} test images: "
-        f"log p(x) {result['log_likelihood']:.2f}, ELBO {result['elbo']:.2f} nats per image"
+        f"{len(per_item['elbo'])} test images: "
+        f"log p(x) {float(np.mean(per_item['log_likelihood'])):.2f}, "
+        f"ELBO {float(np.mean(per_item['elbo'])):.2f} nats per image"
     )
     return save_evaluation_figure(
         per_item["log_likelihood"],

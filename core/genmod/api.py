@@ -6,6 +6,8 @@
     run = load_run("runs/a")               # the trained model, ready to sample from
     images = run.model.sample(16)
     export_run("runs/a", "exports/a")      # a SavedModel for plain TensorFlow (docs/export.md)
+    evaluate("runs/a", metrics=["fid"])    # metrics with their method (docs/metrics.md)
+    images, how = sample("runs/a", 16, sampler="gmm")   # ex-post density estimation
 
 Importing this module imports TensorFlow.
 """
@@ -51,9 +53,11 @@ __all__ = [
     "TrainingDiverged",
     "TrainingInterrupted",
     "build",
+    "evaluate",
     "export_run",
     "load_run",
     "resume",
+    "sample",
     "train",
 ]
 
@@ -286,3 +290,53 @@ def build(
     registry = registry or get_registry()
     resolved = (config or RunConfig()).resolve(registry)
     return build_model(resolved, registry, data_shape, condition_dim).model
+
+
+def evaluate(run_dir: str | Path, *, metrics: list[str] | None = None, **options: Any) -> dict:
+    """``genmod evaluate``: run ``metrics`` (default: log-likelihood, elbo, active-units,
+    mutual-information) on a finished run and write ``RUN/evaluation.json``; returns what it
+    wrote (every value with its unit and method, docs/metrics.md). ``options`` are those of
+    :func:`genmod.evaluate.run.evaluate_run` (``metric_options``, ``extractor``, ``sampler``,
+    ``num_samples``, ``test_size``, ``seed``, ``data_dir``, ...), typed values."""
+    from genmod.evaluate.run import evaluate_run
+
+    return evaluate_run(run_dir, metrics=metrics, **options)
+
+
+def sample(
+    run_dir: str | Path,
+    n: int = 64,
+    *,
+    sampler: str = "prior",
+    sampler_options: dict[str, Any] | None = None,
+    seed: int = 0,
+    label: int | None = None,
+    data_dir: str | Path | None = None,
+    registry: Registry | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """``genmod sample``: ``n`` generated images ``[n, *data_shape]`` (numpy, the likelihood's
+    picture of each code) from a finished run, with codes from ``sampler``: ``prior`` (z ~
+    p(z), the same images as ``run.model``'s prior samples from ``seed``), ``gmm`` (a Gaussian
+    mixture fitted to the training codes, ex-post density estimation) or a plugin's. A fit is
+    saved in ``RUN/samplers/`` (under the run's writer lock) and reused. Returns the images
+    and the sampler's method record (``{}`` for the prior)."""
+    from genmod.evaluate.samplers import prepare_run_sampler
+    from genmod.pictures.figures import generated_images
+
+    registry = registry or get_registry()
+    run = load_run(run_dir, registry)
+    if sampler == "prior" and not sampler_options:
+        return generated_images(run.model, n, seed=seed, label=label), {}
+    with run_lock(run_dir, this_command("genmod.api.sample")):
+        prepared = prepare_run_sampler(
+            run,
+            sampler,
+            sampler_options or {},
+            registry=registry,
+            data_dir=data_dir,
+            seed=run.config.eval_seed,
+            save=True,
+            from_strings=False,
+        )
+    codes = prepared.sample(n, seed=seed)
+    return generated_images(run.model, n, seed=seed, label=label, codes=codes), prepared.record

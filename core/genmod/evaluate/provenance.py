@@ -2,7 +2,8 @@
 
 Recorded in ``evaluation.json`` next to every metric value (docs/metrics.md), so a number can
 be reproduced, or its difference from another explained (a scikit-learn release changing a
-disentanglement score, a different feature extractor build). Imports TensorFlow.
+disentanglement score, a different feature extractor build). :func:`environment` imports
+TensorFlow (to list accelerators); the rest does not.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import platform
 from collections.abc import Iterable
 from importlib import metadata
 from typing import Any
-
-import tensorflow as tf
 
 #: distributions recorded with every evaluation; a metric adds its own (``Metric.libraries``)
 BASE_DISTRIBUTIONS = ("genmod", "tensorflow", "tensorflow-probability", "keras", "numpy")
@@ -32,6 +31,8 @@ def distribution_versions(names: Iterable[str]) -> dict[str, str | None]:
 def environment() -> dict[str, Any]:
     """The software and devices of this process: Python, the platform, the processor, the
     versions of :data:`BASE_DISTRIBUTIONS` and the accelerators TensorFlow sees."""
+    import tensorflow as tf
+
     gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
     return {
         "python": platform.python_version(),

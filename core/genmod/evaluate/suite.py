@@ -21,6 +21,7 @@ from typing import Any
 from genmod.contract.errors import ConfigError, PluginError
 from genmod.contract.metrics import NEEDS, Metric, MetricContext, MetricResult, MetricValue
 from genmod.contract.options import resolve_options
+from genmod.evaluate.provenance import distribution_versions
 from genmod.plugins import METRIC_KIND, Registry
 
 #: what ``genmod evaluate RUN`` computes when no ``--metric`` is given (the numbers it has
@@ -206,8 +207,6 @@ def run_metric(
         )
     if not result.values:
         raise PluginError(f"{where} returned no values.")
-    from genmod.evaluate.provenance import distribution_versions
-
     libraries = dict(versions)
     libraries.update(distribution_versions(getattr(built.metric, "libraries", ()) or ()))
     base: dict[str, Any] = {

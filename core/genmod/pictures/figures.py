@@ -120,6 +120,20 @@ def _as_images(images: np.ndarray, data_shape: tuple[int, ...]) -> np.ndarray:
     raise ConfigError(f"cannot draw data of shape {data_shape} as pictures.")
 
 
+def generated_images(
+    model, n: int, *, seed: int = 0, label: int | None = None, codes: np.ndarray | None = None
+) -> np.ndarray:
+    """``n`` generated pictures ``[n, *data_shape]``: of draws z ~ p(z) from ``seed``
+    (:func:`prior_samples`), or of the given ``codes`` ``[n, latent_dim]`` (from a latent
+    sampler, ``genmod sample --sampler``), decoded with the image seed ``[seed, 3]``."""
+    if codes is None:
+        return prior_samples(model, n, seed=seed, label=label)
+    check_label(model, label)
+    labels = None if label is None else np.full(len(codes), label)
+    condition = _condition(model, labels, len(codes))
+    return _images(model, tf.constant(np.asarray(codes, np.float32)), condition, [seed, 3])
+
+
 def samples_picture(
     model,
     path: Path,
@@ -129,16 +143,8 @@ def samples_picture(
     label: int | None = None,
     codes: np.ndarray | None = None,
 ):
-    """A grid of ``n`` generated pictures: of draws z ~ p(z) from ``seed``, or of the given
-    ``codes`` ``[n, latent_dim]`` (from a latent sampler, ``genmod sample --sampler``)."""
-    if codes is None:
-        drawn = prior_samples(model, n, seed=seed, label=label)
-    else:
-        check_label(model, label)
-        labels = None if label is None else np.full(len(codes), label)
-        condition = _condition(model, labels, len(codes))
-        z = tf.constant(np.asarray(codes, np.float32))
-        drawn = _images(model, z, condition, [seed, 3])
+    """A grid of :func:`generated_images` written as a PNG to ``path``."""
+    drawn = generated_images(model, n, seed=seed, label=label, codes=codes)
     images = _as_images(drawn, model.data_shape)
     return pictures.save_png(pictures.grid(images, int(np.ceil(np.sqrt(len(images))))), path)
 

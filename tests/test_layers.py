@@ -164,6 +164,7 @@ def test_the_layers_below_the_model_do_not_import_tensorflow():
         "genmod.model",
         "genmod.runs.folder",
         "genmod.runs.lock",
+        "genmod.runs.compare",
         "genmod.pictures.images",
         "genmod.cli",
         "genmod.cli.app",

@@ -432,3 +432,31 @@ def test_ctrl_c_stops_the_evaluation_and_keeps_the_metrics_that_finished(run, ca
     assert "Interrupted: the evaluation stopped" in err
     saved = json.loads(evaluation.read_text())
     assert set(saved["metrics"]) == {"active-units"} and saved["active_units"] >= 0
+
+
+def test_compare_reads_what_evaluate_wrote(run, cache_dir, tmp_path):
+    """`genmod compare` on two copies of a real run: values measured alike compare (the
+    machine's paths, times and versions in the methods do not count); FID with another
+    number of generated samples is marked and not ranked, naming only that difference."""
+    import shutil
+
+    metrics = ["--metric", "log-likelihood", "--metric", "fid", "-k", 2, "--test-size", 150]
+    evaluate_json(run, *metrics, *SAMPLE_OPTS)
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    fewer = ["--metric-opt", "samples=200", "--extractor-opt", "epochs=1"]
+    evaluate_json(other, "--metric", "fid", "--test-size", 150, *fewer)
+    result = invoke("compare", run, other, "--json")
+    assert result.exit_code == 0, result.output
+    compared = json.loads(result.output)
+    columns = {c["name"]: c for c in compared["columns"]}
+    assert columns["log_likelihood"]["comparable"] and columns["log_likelihood"]["unit"] == "nats"
+    assert len(columns["log_likelihood"]["best"]) == 2  # the same numbers: both best
+    assert set(columns["fid"]["differs"]) == {"generated_samples"}
+    assert columns["fid"]["best"] == []
+    facts = compared["runs"][0]["values"]["fid"]["method_facts"]
+    assert facts["extractor"] == "domain-classifier" and facts["extractor_weights_sha256"]
+    assert facts["sampler"] == "prior" and facts["test_size"] == 150
+    text = invoke("compare", run, other, "--value", "fid,log_likelihood").output
+    assert "fid†" in text and "† fid: measured differently" in text
+    assert "generated_samples (run: 300; other: 200)" in text

@@ -67,6 +67,7 @@ class RunMetricContext(MetricContext):
         sampler: Any = None,
         extractor: Any = None,
         progress: Callable[[int, int], None] | None = None,
+        on_stage: Callable[[str], None] | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
         self._model = model
@@ -80,6 +81,9 @@ class RunMetricContext(MetricContext):
         self.sampler = sampler
         self.extractor = extractor
         self._progress = progress
+        self._on_stage = on_stage
+        #: the metric being computed (named in the stages announced to the progress display)
+        self.current = ""
         self.latent_dim = int(model.latent_dim)
         self.data_shape = tuple(model.data_shape)
         self.test_size = len(data.x_test)
@@ -96,6 +100,11 @@ class RunMetricContext(MetricContext):
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
+
+    def announce(self, label: str) -> None:
+        """Name the step that the following :meth:`progress` calls count."""
+        if self._on_stage is not None:
+            self._on_stage(f"{self.current}: {label}" if self.current else label)
 
     def cached(self, key: Any) -> Any:
         """What :meth:`shared` computed under ``key`` in this evaluation, or ``None``."""
@@ -258,6 +267,7 @@ class RunMetricContext(MetricContext):
                     f"[{n}, {self.latent_dim}]."
                 )
             labels = self.sample_labels(n)
+            self.announce(f"generating {n} samples")
             parts = []
             for b, start in enumerate(range(0, n, self.batch_size)):
                 stop = min(start + self.batch_size, n)
@@ -291,6 +301,7 @@ class RunMetricContext(MetricContext):
 
         def compute() -> np.ndarray:
             source = images()
+            self.announce(f"features of {len(source)} {which} images")
             parts = []
             step = max(1, self.batch_size)
             for start in range(0, len(source), step):

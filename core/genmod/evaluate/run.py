@@ -170,6 +170,7 @@ def evaluate_run(
             binarize_batch_size=run.config.eval_batch_size,
             extractor=prepared_extractor,
             progress=progress,
+            on_stage=stage,
         )
         prepared_sampler = None
         if needs_any(chosen, "samples"):
@@ -191,6 +192,7 @@ def evaluate_run(
         result = _start_result(path, run, data, eval_seed, env)
         for built in chosen:
             stage(f"metric {built.name}")
+            context.current = built.name
             records = run_metric(built, context, common=common, versions=env["versions"])
             now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
             for record in records.values.values():

@@ -2,8 +2,10 @@
 
 Owns the folder's files and crash-safe writes (:mod:`~genmod.runs.folder`), checkpoints
 (:mod:`~genmod.runs.checkpoints`), TensorBoard events (:mod:`~genmod.runs.tensorboard`),
-loading a trained run (:mod:`~genmod.runs.loading`) and the lock that allows one writer per
-run folder (:mod:`~genmod.runs.lock`). Its ``config.toml`` belongs to :mod:`genmod.config`.
-May import contract, config, plugins, data and model; ``folder``, ``lock`` and ``tensorboard``
-import no TensorFlow.
+loading a trained run (:mod:`~genmod.runs.loading`), the lock that allows one writer per
+run folder (:mod:`~genmod.runs.lock`), the folder as a trust boundary
+(:mod:`~genmod.runs.trust`) and the evaluated values of several runs side by side
+(:mod:`~genmod.runs.compare`). Its ``config.toml`` belongs to :mod:`genmod.config`.
+May import contract, config, plugins, data and model; ``folder``, ``lock``, ``trust``,
+``compare`` and ``tensorboard`` import no TensorFlow.
 """

@@ -6,6 +6,7 @@ in :mod:`genmod.cli.app` adds :data:`BUILTIN_COMMANDS` to itself, so no command 
 module that imports it.
 """
 
+from genmod.cli.commands.compare import compare
 from genmod.cli.commands.evaluate import evaluate
 from genmod.cli.commands.export import export
 from genmod.cli.commands.new_plugin import new_plugin
@@ -21,6 +22,7 @@ BUILTIN_COMMANDS = (
     run,
     resume,
     runs,
+    compare,
     evaluate,
     export,
     sample,

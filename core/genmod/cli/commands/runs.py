@@ -145,7 +145,8 @@ def runs(folder: str, as_json: bool) -> None:
     Columns: run folder, model (dataset: encoder/decoder-likelihood, latent size, posterior,
     prior and objective), status, epochs done, the last test ELBO, the best validation ELBO,
     and what `genmod evaluate` recorded; runs on 8-bit data also give bits/dim. `--json` also
-    gives each component's options.
+    gives each component's options. `genmod compare` puts every evaluated value of several
+    runs side by side.
     """
     root = Path(folder)
     if not root.is_dir():

@@ -460,3 +460,40 @@ def test_compare_reads_what_evaluate_wrote(run, cache_dir, tmp_path):
     text = invoke("compare", run, other, "--value", "fid,log_likelihood").output
     assert "fid†" in text and "† fid: measured differently" in text
     assert "generated_samples (run: 300; other: 200)" in text
+
+
+def test_values_of_other_weights_are_dropped_not_mixed(run):
+    """Values kept from an earlier evaluation must be of the same trained weights: after the run
+    is trained further (here: the recorded fingerprint no longer matches), they are dropped."""
+    from genmod.runs.loading import load_run
+
+    first = evaluate_json(run, "-k", 2, "--test-size", 30)
+    weights = load_run(run).weights_sha256()
+    assert first["values"]["elbo"]["method"]["model_weights_sha256"] == weights
+    saved = json.loads((run / "evaluation.json").read_text())
+    for record in saved["values"].values():
+        record["method"]["model_weights_sha256"] = "0" * 64  # as if of older weights
+    (run / "evaluation.json").write_text(json.dumps(saved))
+    second = evaluate_json(run, "--metric", "active-units", "--test-size", 30)
+    assert set(second["metrics"]) == {"active-units"} and "log_likelihood" not in second
+
+
+def test_a_nan_value_is_recorded_as_null_with_a_note():
+    import types
+
+    from genmod.contract.metrics import Metric, MetricResult, MetricValue
+    from genmod.evaluate.suite import BuiltMetric, run_metric
+
+    class Broken(Metric):
+        needs = ()
+
+        def compute(self, context):
+            return MetricResult(
+                {"x": MetricValue(float("nan"), "nats"), "y": MetricValue(1.5, "nats")}
+            )
+
+    records = run_metric(
+        BuiltMetric("broken", "p", {}, Broken()), types.SimpleNamespace(), common={}, versions={}
+    )
+    assert records.values["x"]["value"] is None and "NaN" in records.values["x"]["method"]["note"]
+    assert records.values["y"]["value"] == 1.5 and "note" not in records.values["y"]["method"]

@@ -449,3 +449,24 @@ def test_compare_imports_no_tensorflow(three):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_genmod_runs_does_not_hang_on_planted_fifos(tmp_path):
+    """A FIFO named like a run's JSON files would block a plain read forever."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = tmp_path / "r"
+    source.mkdir()
+    write_config(source, RunConfig(epochs=1), {"data_shape": [28, 28, 1]})
+    for name in ("evaluation.json", "summary.json", "metrics.jsonl"):
+        os.mkfifo(source / name)
+    genmod = Path(sys.executable).with_name("genmod")
+    done = subprocess.run(
+        [str(genmod), "runs", str(tmp_path), "--json"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    (listed,) = json.loads(done.stdout)
+    assert listed["run"] == str(source) and listed["status"] in ("started", "running or killed")

@@ -189,7 +189,7 @@ def evaluate_run(
         common = _common_method(run, data, eval_seed, prepared_sampler, prepared_extractor)
         env = environment()
         path = require_inside(run.run_dir, Path(run.run_dir) / EVALUATION_FILE, "evaluation.json")
-        result = _start_result(path, run, data, eval_seed, env)
+        result = _start_result(path, run, data, eval_seed, env, common["model_weights_sha256"])
         for built in chosen:
             stage(f"metric {built.name}")
             context.current = built.name
@@ -252,6 +252,9 @@ def _common_method(run, data, seed, sampler, extractor) -> dict[str, Any]:
         "test_size": len(data.x_test),
         "seed": seed,
         "binarize": run.binarize,
+        # which trained weights the number is of: values kept from an earlier evaluation are
+        # dropped when the run has been trained further since
+        "model_weights_sha256": run.weights_sha256(),
         "model_inputs": "test images scaled to [0, 1]"
         + (
             f", binarized ({run.binarize}) with stateless seeds [seed, 2 b] per batch b of "
@@ -267,9 +270,13 @@ def _common_method(run, data, seed, sampler, extractor) -> dict[str, Any]:
     return common
 
 
-def _start_result(path: Path, run, data, seed: int, env: dict[str, Any]) -> dict[str, Any]:
+def _start_result(
+    path: Path, run, data, seed: int, env: dict[str, Any], weights_sha256: str
+) -> dict[str, Any]:
     """The evaluation record to fill: the values of metrics from an earlier evaluation (in the
-    current format) are kept, each with its own method; everything else starts anew."""
+    current format) of the same trained weights are kept, each with its own method (and
+    ``test_size``, ``seed``: the top-level ones describe the latest call only); everything
+    else starts anew."""
     previous: dict[str, Any] = {}
     if path.is_file():
         try:
@@ -293,9 +300,18 @@ def _start_result(path: Path, run, data, seed: int, env: dict[str, Any]) -> dict
     for name, summary in kept_metrics.items():
         if isinstance(summary, dict):
             result["metrics"][name] = summary
+    stale = set()
     for name, record in kept_values.items():
-        if isinstance(record, dict) and record.get("metric") in result["metrics"]:
-            result["values"][name] = record
+        if not isinstance(record, dict) or record.get("metric") not in result["metrics"]:
+            continue
+        method = record.get("method")
+        if not isinstance(method, dict) or method.get("model_weights_sha256") != weights_sha256:
+            stale.add(record.get("metric"))
+            continue
+        result["values"][name] = record
+    for metric in stale:  # a metric's values go together
+        result["metrics"].pop(metric, None)
+        result["values"] = {k: v for k, v in result["values"].items() if v.get("metric") != metric}
     _flatten(result)
     return result
 

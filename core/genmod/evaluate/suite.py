@@ -232,8 +232,12 @@ def run_metric(
             )
         method = dict(base)
         method.update(_plain(dict(value.method), f"{where} value {name!r} method"))
+        plain = _plain(value.value, f"{where} value {name!r}")
+        finite = _finite_or_none(plain)
+        if finite != plain:  # JSON has no NaN: say so rather than pass it off as "not computable"
+            method["note"] = "the metric returned NaN or an infinite value (written as null)"
         values[str(name)] = {
-            "value": _finite_or_none(_plain(value.value, f"{where} value {name!r}")),
+            "value": finite,
             "unit": str(value.unit),
             "higher_is_better": value.higher_is_better,
             "metric": built.name,

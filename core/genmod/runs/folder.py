@@ -23,6 +23,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -129,9 +130,20 @@ def keep_metrics_up_to(run_dir: Path, epoch: int) -> list[dict[str, Any]]:
     return kept
 
 
+def is_regular_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file (links followed): a FIFO or device planted in a
+    shared run folder would block or never end a read."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """The records of ``metrics.jsonl`` up to the first line genmod did not write ([] when
+    missing or not a regular file)."""
     path = Path(run_dir) / METRICS_FILE
-    if not path.exists():
+    if not is_regular_file(path):
         return []
     records = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -154,6 +166,8 @@ def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
 def read_summary(run_dir: Path) -> dict[str, Any]:
     """``summary.json`` as a dict ({} when missing or unreadable)."""
     path = Path(run_dir) / SUMMARY_FILE
+    if not is_regular_file(path):
+        return {}
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -13,6 +13,7 @@ from genmod.config import files as config_files
 from genmod.contract.errors import GenmodError
 from genmod.runs import folder as rundir
 from genmod.runs import lock as runlock
+from genmod.runs import trust
 
 #: the components of a model, in the order ``genmod runs`` shows them
 SPEC_KINDS = ("dataset", "encoder", "decoder", "likelihood", "prior", "posterior", "objective")
@@ -76,7 +77,7 @@ def describe_run(path: Path) -> dict[str, Any]:
     if "test_bits_per_dim" in last:  # 8-bit data: bits/dim next to nats (genmod.contract.units)
         info["test_bits_per_dim"] = last.get("test_bits_per_dim")
     evaluation_file = Path(path) / "evaluation.json"  # written by `genmod evaluate`
-    if evaluation_file.exists():
+    if rundir.is_regular_file(evaluation_file) and trust.is_inside(Path(path), evaluation_file):
         try:
             found = json.loads(evaluation_file.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):

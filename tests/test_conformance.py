@@ -238,3 +238,421 @@ def test_a_prior_with_a_stateful_random_generator_is_not_exportable():
         ConformanceError, match="uses RandomStandardNormal, a stateful random generator"
     ):
         check_component("prior", "unseeded", normalisation=False)
+
+
+# -- evaluation components: metrics, feature extractors, latent samplers -----------------------
+
+EVALUATION_KINDS = ("metric", "extractor", "sampler")
+#: built-in metrics that compute from the model itself: checked on a tiny untrained VAE
+MODEL_METRICS = {"log-likelihood", "elbo", "mutual-information"}
+
+
+def _evaluation_components() -> list[tuple[str, str]]:
+    registry = get_registry()
+    found = [(kind, name) for kind in EVALUATION_KINDS for name in registry.names(kind)]
+    reset_manager()
+    return found
+
+
+@pytest.fixture(scope="module")
+def random_inception_weights(tmp_path_factory):
+    """Inception-v3 without its top, randomly initialised, saved by Keras 3. Keras picks the
+    loader by the suffix: `.weights.h5` is its own format (what `save_weights` writes), a plain
+    `.h5` (Keras' published notop file) the legacy HDF5 one; the extractor loads either."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.applications.InceptionV3(
+        include_top=False, weights=None, pooling="avg", input_shape=(299, 299, 3)
+    )
+    path = tmp_path_factory.mktemp("inception") / "random-inception-v3-notop.weights.h5"
+    model.save_weights(str(path))
+    return path
+
+
+@pytest.mark.parametrize(("kind", "name"), _evaluation_components(), ids=lambda v: str(v))
+def test_every_evaluation_component_conforms(kind, name, tmp_path, request):
+    from genmod.testing import model_context
+
+    options = None
+    if (kind, name) == ("extractor", "inception-v3"):
+        # ImageNet weights cannot be downloaded here: random ones of the same architecture,
+        # passed as --extractor-opt weights=PATH would pass them (about 15 s on 2 cores)
+        weights = request.getfixturevalue("random_inception_weights")
+        options = {"weights": str(weights), "download": False}
+    context = None
+    if kind == "metric":
+        # other plugins' metrics installed here (the example's reconstruction-mse) may use the
+        # model too: they get the model context as well
+        factory = get_registry().get(kind, name).factory
+        builtin = isinstance(factory, str) and factory.startswith("genmod_builtins.")
+        context = model_context if name in MODEL_METRICS or not builtin else None
+    check_component(kind, name, options, context=context, cache_dir=tmp_path)
+
+
+def test_every_kind_of_evaluation_component_is_checked():
+    kinds = {kind for kind, _ in _evaluation_components()}
+    assert kinds == set(EVALUATION_KINDS)
+    assert MODEL_METRICS <= {name for kind, name in _evaluation_components() if kind == "metric"}
+
+
+def test_the_synthetic_context_provides_what_its_docstring_says():
+    import numpy as np
+
+    from genmod.testing import SyntheticContext
+
+    context = SyntheticContext(seed=3)
+    images = context.test_images()
+    assert images.shape == (64, 8, 8, 1) and images.dtype == np.float32
+    assert 0.0 <= images.min() and images.max() <= 1.0
+    assert np.array_equal(context.model_inputs(), images)
+    assert set(context.labels().tolist()) == {0, 1, 2, 3}
+    factors, names, sizes = context.factors()
+    assert names == ("shape", "x", "y") and sizes == (2, 4, 4) and factors.shape == (64, 3)
+    assert len({tuple(row) for row in factors.tolist()}) == 32  # the full grid, twice
+    codes = context.codes()
+    assert codes.shape == (64, 4) and context.train_codes().shape == (256, 4)
+    assert np.corrcoef(codes[:, 1], factors[:, 1])[0, 1] > 0.9  # dimension 1 follows x
+    all_codes, all_factors, _ = context.factor_codes("all", max_items=100)
+    assert all_codes.shape == (100, 4) and all_factors.shape == (100, 3)
+    samples = context.samples(10)
+    assert samples.shape == (10, 8, 8, 1)
+    assert np.array_equal(SyntheticContext(seed=3).samples(10), samples)
+    assert not np.array_equal(SyntheticContext(seed=4).samples(10), samples)
+    assert context.features("test").shape == (64, 16)
+    assert context.features("samples", 10).shape == (10, 16)
+    with pytest.raises(ConformanceError, match="model_context"):
+        _ = context.model
+
+
+# Deliberately broken evaluation components: each breaks one rule, and the kit names it.
+
+
+def _metric_classes():
+    import numpy as np
+
+    from genmod.contract.errors import ConfigError
+    from genmod.contract.metrics import Metric, MetricResult, MetricValue
+
+    class MeanPixel(Metric):  # a conforming metric; the broken ones change one thing
+        needs = ("test_data",)
+
+        def value(self, context):
+            return MetricValue(float(context.test_images().mean()), "pixel units")
+
+        def compute(self, context):
+            return MetricResult({"mean_pixel": self.value(context)}, {"estimator": "mean"})
+
+    def variant(**members):
+        return type("Broken", (MeanPixel,), members)
+
+    def values(mapping):
+        return lambda self, context: MetricResult(mapping, {"estimator": "fixed"})
+
+    def interrupt_swallowed(self, context):
+        try:
+            for done in range(3):
+                context.progress(done, 3)
+        except BaseException:  # noqa: BLE001 - the deliberate bug
+            pass
+        return MeanPixel.compute(self, context)
+
+    def in_place(self, context):
+        images = context.test_images()
+        images *= 2.0  # changes the array every metric of the evaluation shares
+        return MeanPixel.compute(self, context)
+
+    def odd_plan(self, plan):
+        if plan.test_size / plan.num_classes < 2:  # ZeroDivisionError without labels
+            raise ConfigError("too few test items per class")
+
+    def refuse(self, plan):
+        raise ConfigError("never")
+
+    return {
+        "conforming": (MeanPixel, None),
+        "unknown need": (variant(needs=("test_data", "gpu")), r"needs \['gpu'\]"),
+        "empty version": (variant(version=""), "version is ''"),
+        "not a result": (
+            variant(compute=lambda self, c: {"mean_pixel": 1.0}),
+            "not a genmod.contract.metrics.MetricResult",
+        ),
+        "CamelCase name": (
+            variant(compute=values({"MeanPixel": MetricValue(1.0, "pixel units")})),
+            "'MeanPixel' is not snake_case",
+        ),
+        "reserved name": (
+            variant(compute=values({"seed": MetricValue(1.0, "count")})),
+            "'seed' is a top-level key of evaluation.json",
+        ),
+        "string value": (
+            variant(compute=values({"quality": MetricValue("high", "score")})),
+            "a value is a number, a list of numbers, or None",
+        ),
+        "bool value": (
+            variant(compute=values({"good": MetricValue(True, "score")})),
+            "a value is a number",
+        ),
+        "no unit": (
+            variant(compute=values({"mean_pixel": MetricValue(1.0, None)})),
+            "has unit None; a unit is a non-empty str",
+        ),
+        "None without a note": (
+            variant(compute=values({"mean_pixel": MetricValue(None, "nats")})),
+            "without a method 'note'",
+        ),
+        "set in the method": (
+            variant(compute=values({"m": MetricValue(1.0, "count", {"bins": {1, 2}})})),
+            "holds set, which cannot be recorded as JSON",
+        ),
+        "NaN in the method": (
+            variant(
+                compute=lambda self, c: MetricResult(
+                    {"m": MetricValue(1.0, "count")}, {"bias": float("nan")}
+                )
+            ),
+            "cannot be written to evaluation.json as JSON",
+        ),
+        "unseeded randomness": (
+            variant(
+                value=lambda self, c: MetricValue(float(np.random.default_rng().random()), "u")
+            ),
+            "different values on a fresh, identical context",
+        ),
+        "labels not declared": (
+            variant(value=lambda self, c: MetricValue(float(c.labels().mean()), "class")),
+            r"used context.labels\(\), which needs 'labels'",
+        ),
+        "model not declared": (
+            variant(value=lambda self, c: MetricValue(float(c.model.latent_dim), "count")),
+            "used context.model, which needs 'model'",
+        ),
+        "model on the synthetic context": (
+            variant(
+                needs=("model", "test_data"),
+                value=lambda self, c: MetricValue(float(c.model.latent_dim), "count"),
+            ),
+            r"metric Broken: this metric needs the model.*context=genmod.testing.model_context",
+        ),
+        "changes the shared images": (variant(compute=in_place), "modified the arrays of"),
+        "check() crashes on an odd plan": (variant(check=odd_plan), r"raised ZeroDivisionError"),
+        "check() refuses everything": (variant(check=refuse), "refused a plan it should accept"),
+        "compute() crashes": (
+            variant(value=lambda self, c: MetricValue(float(c.test_images()[999]), "u")),
+            r"compute\(\) raised IndexError",
+        ),
+        "Ctrl-C swallowed": (variant(compute=interrupt_swallowed), "swallowed the Keyboard"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_metric_classes()))
+def test_a_broken_metric_fails_naming_the_rule(case):
+    from genmod.testing import check_metric
+
+    metric, message = _metric_classes()[case]
+    if message is None:
+        result = check_metric(metric)
+        assert 0.45 < result.values["mean_pixel"].value < 0.55  # random pixels in [0, 1]
+        return
+    with pytest.raises(ConformanceError, match=message):
+        check_metric(metric)
+
+
+def _extractor_classes():
+    import numpy as np
+
+    from genmod.contract.extractors import FeatureExtractor
+
+    class MeanStd(FeatureExtractor):  # a conforming extractor; the broken ones change one thing
+        def prepare(self, data):
+            self.shape = tuple(data.data_shape)
+
+        @property
+        def feature_dims(self):
+            return 2
+
+        def features(self, images):
+            x = np.asarray(images, np.float64)
+            return np.stack([x.mean(axis=(1, 2, 3)), x.std(axis=(1, 2, 3))], axis=1)
+
+        def describe(self):
+            return {"weights": "none", "prepared_for": list(self.shape)}
+
+    def variant(**members):
+        return type("Broken", (MeanStd,), members)
+
+    def features_then(change):
+        return lambda self, images: change(MeanStd.features(self, images), images)
+
+    def in_place(features, images):
+        images -= 0.5
+        return features
+
+    return {
+        "conforming": (MeanStd, None),
+        "no features": (variant(feature_dims=property(lambda self: 0)), "feature_dims is 0"),
+        "batch statistics": (
+            variant(features=features_then(lambda f, x: f - f.mean(axis=0))),
+            "depend on how the images are split into batches",
+        ),
+        "wrong shape": (
+            variant(features=features_then(lambda f, x: np.concatenate([f, f], axis=1))),
+            r"returned shape \[6, 4\]; expected \[6, 2\]",
+        ),
+        "NaN": (variant(features=features_then(lambda f, x: f * np.nan)), "not finite"),
+        "unseeded noise": (
+            variant(features=features_then(lambda f, x: f + np.random.default_rng().random())),
+            "different features for the same images",
+        ),
+        "changes the images": (variant(features=features_then(in_place)), "changed the images"),
+        "numpy in describe()": (
+            variant(describe=lambda self: {"scale": np.float32(1.0)}),
+            "describe\\(\\) cannot be written to evaluation.json as JSON",
+        ),
+        "describe() replaces genmod's keys": (
+            variant(describe=lambda self: {"feature_dims": 2}),
+            r"replaces \['feature_dims'\]",
+        ),
+        "prepare() crashes": (
+            variant(prepare=lambda self, data: data.missing),
+            r"prepare\(\) raised AttributeError",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_extractor_classes()))
+def test_a_broken_extractor_fails_naming_the_rule(case):
+    from genmod.testing import check_extractor
+
+    extractor, message = _extractor_classes()[case]
+    if message is None:
+        check_extractor(extractor)
+        return
+    with pytest.raises(ConformanceError, match=message):
+        check_extractor(extractor)
+
+
+def _sampler_classes():
+    import numpy as np
+
+    from genmod.contract.errors import ConfigError
+    from genmod.contract.samplers import LatentSampler
+
+    class Gaussian(LatentSampler):  # a conforming sampler; the broken ones change one thing
+        def __init__(self):
+            self.mean, self.std = np.zeros(4), np.ones(4)
+
+        def fit(self, codes, *, seed):
+            if len(codes) < 2:
+                raise ConfigError("the gaussian sampler needs at least 2 codes")
+            self.mean, self.std = codes.mean(axis=0), codes.std(axis=0)
+
+        def sample(self, n, *, seed):
+            noise = np.random.default_rng(seed).standard_normal((n, len(self.mean)))
+            return (self.mean + self.std * noise).astype(np.float32)
+
+        def state(self):
+            return {"mean": self.mean, "std": self.std}
+
+        def load_state(self, state):
+            self.mean, self.std = state["mean"], state["std"]
+
+        def describe(self):
+            return {"family": "diagonal Gaussian", "dims": int(len(self.mean))}
+
+    def variant(**members):
+        return type("Broken", (Gaussian,), members)
+
+    def draws(change):
+        return lambda self, n, *, seed: change(Gaussian.sample(self, n, seed=seed), n, seed)
+
+    def unchecked_fit(self, codes, *, seed):
+        if len(codes) < 2:
+            raise ValueError("too few")  # not a ConfigError
+        Gaussian.fit(self, codes, seed=seed)
+
+    return {
+        "conforming": (Gaussian, None),
+        "needs_fit not a bool": (variant(needs_fit="yes"), "needs_fit is 'yes'"),
+        "ignores the seed": (
+            variant(
+                sample=lambda self, n, *, seed: np.random.standard_normal((n, 4)).astype(np.float32)
+            ),
+            "the same seed gave different draws",
+        ),
+        "one stream for every seed": (
+            variant(sample=lambda self, n, *, seed: Gaussian.sample(self, n, seed=0)),
+            "another seed gave the same draws",
+        ),
+        "float64": (variant(sample=draws(lambda z, n, s: z.astype(np.float64))), "float64"),
+        "wrong shape": (
+            variant(sample=draws(lambda z, n, s: z[:, :3])),
+            r"returned shape \[5, 3\]; expected \[5, 4\]",
+        ),
+        "object state": (
+            variant(state=lambda self: {"mean": self.mean, "fit": np.array({"a": 1})}),
+            r"entries \['fit'\] are object arrays",
+        ),
+        "state named like savez's argument": (
+            variant(state=lambda self: {"file": self.mean}),
+            "does not survive numpy.savez",
+        ),
+        "incomplete state": (
+            variant(state=lambda self: {"mean": self.mean}, load_state=lambda self, s: None),
+            r"given load_state\(\) of the saved state draws other codes",
+        ),
+        "too few codes crash": (variant(fit=unchecked_fit), "raise a genmod.contract.errors"),
+        "describe() replaces genmod's keys": (
+            variant(describe=lambda self: {"file": "gaussian.npz"}),
+            r"replaces \['file'\]",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_sampler_classes()))
+def test_a_broken_sampler_fails_naming_the_rule(case):
+    from genmod.testing import check_sampler
+
+    sampler, message = _sampler_classes()[case]
+    if message is None:
+        check_sampler(sampler)
+        return
+    with pytest.raises(ConformanceError, match=message):
+        check_sampler(sampler)
+
+
+def test_check_component_dispatches_evaluation_kinds_naming_the_plugin():
+    metric, _ = _metric_classes()["unknown need"]
+    _register("register_metrics", "needy", metric)
+    with pytest.raises(ConformanceError, match=r"metric 'needy' \(plugin 'broken-needy'\).*gpu"):
+        check_component("metric", "needy")
+    extractor, _ = _extractor_classes()["wrong shape"]
+    _register("register_extractors", "wide", extractor)
+    with pytest.raises(ConformanceError, match=r"extractor 'wide' \(plugin 'broken-wide'\)"):
+        check_component("extractor", "wide")
+    sampler, _ = _sampler_classes()["float64"]
+    _register("register_samplers", "doubles", sampler)
+    with pytest.raises(ConformanceError, match=r"sampler 'doubles' \(plugin 'broken-doubles'\)"):
+        check_component("sampler", "doubles")
+
+
+def test_evaluation_options_must_survive_genmod_evaluate_and_json():
+    metric, _ = _metric_classes()["conforming"]
+
+    class Labelled(metric):
+        def __init__(self, label="a;b"):
+            self.label = label
+
+    # `--metric-opt NAME.KEY=VALUE` splits at ";": this default cannot be given back
+    _register("register_metrics", "labelled", Labelled, [Option("label", "str", "a;b", "")])
+    with pytest.raises(ConformanceError, match="do not survive the command line"):
+        check_options("metric", "labelled")
+    assert check_options("metric", "labelled", {"label": "ab"}) == {"label": "ab"}
+    _register(
+        "register_samplers",
+        "bad-default",
+        "genmod_builtins.samplers_impl:GaussianMixtureSampler",
+        [Option("components", "int", 0, "mixture components", min=1)],
+    )
+    with pytest.raises(ConformanceError, match="default of option 'components' is invalid"):
+        check_component("sampler", "bad-default")

@@ -46,3 +46,30 @@ def test_the_guide_walk_through_builds_a_working_plugin(
     assert get_registry().get("likelihood", "logistic").plugin == "logistic"
 
     assert run_plugin_test_file(root / "tests/test_conformance.py", "genmod_logistic") == 2
+
+
+ROOT = GUIDE.parents[1]
+
+
+def test_the_guide_shows_the_example_plugins_metric_as_it_is():
+    """``# from: PATH`` blocks of the guide are copies of files of the repository."""
+    copies = dict(re.findall(r"```python\n# from: (\S+)\n(.*?)```", GUIDE.read_text(), re.DOTALL))
+    assert "examples/genmod-resnet/src/genmod_resnet/metrics.py" in copies
+    for path, text in copies.items():
+        assert text == (ROOT / path).read_text(), f"the guide's copy of {path} is out of date"
+
+
+def _guide_block(defining: str) -> dict:
+    """Run the guide's Python block that defines ``defining`` and return its names."""
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.DOTALL)
+    (block,) = [b for b in blocks if f"class {defining}(" in b]
+    names: dict = {}
+    exec(compile(block, f"plugin-guide.md:{defining}", "exec"), names)  # noqa: S102
+    return names
+
+
+def test_the_guide_extractor_and_sampler_pass_the_kit():
+    from genmod.testing import check_extractor, check_sampler
+
+    check_extractor(_guide_block("HistogramExtractor")["HistogramExtractor"])
+    check_sampler(_guide_block("DiagonalGaussianSampler")["DiagonalGaussianSampler"])

@@ -31,7 +31,7 @@ from genmod.contract.errors import ConfigError, PluginError
 from genmod.contract.units import EIGHT_BIT, SUPPORTS
 from genmod.data import Dataset, DatasetArrays, declared_data_shape, load_checked
 from genmod.model.checks import untracked_variables
-from genmod.plugins import Registry
+from genmod.plugins import EVALUATION_HOOKS, Registry
 from genmod.testing.errors import ConformanceError, require
 from genmod.testing.options import check_options, lookup
 
@@ -846,6 +846,9 @@ def check_component(
     condition_dim: int = 0,
     data_dir: str | Path | None = None,
     normalisation: bool = True,
+    context: Callable[[], Any] | None = None,
+    model: Any = None,
+    cache_dir: str | Path | None = None,
 ) -> None:
     """Check a registered component the way ``genmod run`` builds it, options included.
 
@@ -859,9 +862,29 @@ def check_component(
     ``condition_dim=10`` unless another value is given.
     ``data_dir``: datasets are also loaded from there. Each build first seeds Keras' global
     random generators with 0 (``keras.utils.set_random_seed``), so verdicts are repeatable.
+
+    The evaluation kinds ``metric``, ``extractor`` and ``sampler`` are built from their
+    options alone and checked by :func:`genmod.testing.evaluation.check_metric` (on
+    ``context``, a factory of metric contexts; default the synthetic one),
+    :func:`~genmod.testing.evaluation.check_extractor` (its cache in ``cache_dir``, default a
+    temporary folder) and :func:`~genmod.testing.evaluation.check_sampler` (bound to
+    ``model``, default a standard normal prior of ``latent_dim`` 4).
     """
     if kind == "observer":
         check_observer(name, options, registry=registry)
+        return
+    if kind in EVALUATION_HOOKS:
+        from genmod.testing.evaluation import check_evaluation_component
+
+        check_evaluation_component(
+            kind,
+            name,
+            options,
+            registry=registry,
+            context=context,
+            model=model,
+            cache_dir=cache_dir,
+        )
         return
     registry, spec = lookup(kind, name, registry)
     values = check_options(kind, name, options, registry=registry)

@@ -1,8 +1,8 @@
 """The hooks of the genmod-resnet plugin (named by the ``genmod`` entry point).
 
 This module must stay light: genmod imports it on every start-up, ``genmod --help`` included.
-Components (and the ``jsonl-log`` run observer) are registered by ``"module:attribute"``
-strings, imported only when used.
+Components (the ``jsonl-log`` run observer and the ``reconstruction-mse`` metric too) are
+registered by ``"module:attribute"`` strings, imported only when used.
 """
 
 from genmod import hookimpl
@@ -69,4 +69,15 @@ def register_observers(register):
             ),
             Option("include_config", "bool", True, "write the resolved config in run_start"),
         ],
+    )
+
+
+@hookimpl
+def register_metrics(register):
+    register(
+        "reconstruction-mse",
+        "genmod_resnet.metrics:ReconstructionMSE",
+        description="mean squared error between test images and their reconstructions "
+        "through the posterior mean (squared pixel units, lower is better)",
+        options=[Option("max_items", "int", 1000, "test images used (the first N)", min=1)],
     )

@@ -88,7 +88,13 @@ class GaussianMixtureSampler(LatentSampler):
             reg_covar=self.regularization,
             random_state=int(seed),
         )
-        mixture.fit(codes)
+        try:
+            mixture.fit(codes)
+        except ValueError as exc:  # scikit-learn's refusals (ill-defined covariances)
+            raise ConfigError(
+                f"sampler 'gmm' could not be fitted: {str(exc).splitlines()[0]} Try a larger "
+                "--sampler-opt regularization or fewer components."
+            ) from None
         covariances = np.asarray(mixture.covariances_, np.float64)
         if self.covariance == "diag":
             covariances = np.stack([np.diag(c) for c in covariances])

@@ -148,11 +148,15 @@ class RunMetricContext(MetricContext):
     def _encode_batch(self, x: tf.Tensor, condition: tf.Tensor | None) -> tf.Tensor:
         return self._model.posterior_location(x, condition)
 
-    def encode(self, inputs: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
-        """Posterior locations ``[n, latent_dim]`` (float32) of model inputs ``inputs``."""
+    def encode(
+        self, inputs: np.ndarray, labels: np.ndarray | None, *, batch_size: int | None = None
+    ) -> np.ndarray:
+        """Posterior locations ``[n, latent_dim]`` (float32) of model inputs ``inputs``, in
+        batches of ``batch_size`` (default: the evaluation's)."""
+        step = int(batch_size or self.batch_size)
         parts = []
-        for start in range(0, len(inputs), self.batch_size):
-            stop = start + self.batch_size
+        for start in range(0, len(inputs), step):
+            stop = start + step
             condition = self._condition(None if labels is None else labels[start:stop])
             x = tf.constant(inputs[start:stop])
             out = self._encode(x, condition) if condition is not None else self._encode(x, None)
@@ -180,13 +184,15 @@ class RunMetricContext(MetricContext):
             inputs = binarized_test_set(
                 x,
                 binarize=self.binarize,
-                batch_size=self.batch_size,
+                batch_size=self.binarize_batch_size,
                 seed=self.seed + TRAIN_BINARIZE_OFFSET,
             )
             labels = train.y_train if self._model.condition_dim else None
             if labels is not None and max_items is not None:
                 labels = labels[:max_items]
-            return self.encode(inputs, labels)
+            # batches of the run's eval_batch_size whatever the command's --batch-size, so a
+            # sampler fitted to these codes is the same fit from every command
+            return self.encode(inputs, labels, batch_size=self.binarize_batch_size)
 
         return self.shared(("train_codes", max_items), compute)
 

@@ -17,6 +17,7 @@ from typing import Any
 from genmod.contract.errors import ConfigError, PluginError
 from genmod.contract.extractors import ExtractorData, FeatureExtractor
 from genmod.contract.options import resolve_options
+from genmod.evaluate.suite import plain
 from genmod.plugins import EXTRACTOR_KIND, Registry
 
 AUTO = "auto"
@@ -75,7 +76,15 @@ def prepare_extractor(
     resolved = resolve_options(
         spec.options, options, f"extractor {chosen!r}", from_strings=from_strings
     )
-    extractor = spec.load()(**resolved)
+    try:
+        extractor = spec.load()(**resolved)
+    except (ConfigError, PluginError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's own bug, named
+        raise PluginError(
+            f"plugin {spec.plugin!r}: the extractor {chosen!r} could not be built: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     if not isinstance(extractor, FeatureExtractor):
         raise PluginError(
             f"plugin {spec.plugin!r}: the extractor {chosen!r} factory returned "
@@ -95,5 +104,6 @@ def prepare_extractor(
         "options": {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()},
         "feature_dims": dims,
     }
-    record.update(extractor.describe())
+    described = plain(dict(extractor.describe()), f"the extractor {chosen!r} describe()")
+    record = {**described, **record}  # genmod's keys win
     return PreparedExtractor(chosen, extractor, record)

@@ -32,6 +32,7 @@ from genmod.evaluate.provenance import environment
 from genmod.evaluate.samplers import DEFAULT_SAMPLER, prepare_sampler
 from genmod.evaluate.suite import (
     DEFAULT_METRICS,
+    RESERVED_NAMES,
     build_metrics,
     check_needs,
     needs_any,
@@ -328,29 +329,17 @@ def _merge(result: dict[str, Any], metric: str, records: Any) -> None:
     _flatten(result)
 
 
-#: top-level keys of evaluation.json that are not flattened values
-_OWN_KEYS = (
-    "format",
-    "run_dir",
-    "binarize",
-    "seed",
-    "test_size",
-    "environment",
-    "metrics",
-    "values",
-    "figure",
-)
 
 
 def _flatten(result: dict[str, Any]) -> None:
     """Every value (and every metric's facts) also at the top level, by name, for quick
     reading: ``result["log_likelihood"]``, ``result["fid"]``."""
-    for key in [k for k in result if k not in _OWN_KEYS]:
+    for key in [k for k in result if k not in RESERVED_NAMES]:
         del result[key]
     for summary in result["metrics"].values():
         for key, value in (summary.get("facts") or {}).items():
-            if key not in _OWN_KEYS:
+            if key not in RESERVED_NAMES:
                 result[key] = value
     for name, record in result["values"].items():
-        if name not in _OWN_KEYS:
+        if name not in RESERVED_NAMES:
             result[name] = record.get("value")

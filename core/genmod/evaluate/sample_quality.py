@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "DISTANCE_ROWS",
     "GaussianStatistics",
     "KIDResult",
     "frechet_distance",

@@ -26,6 +26,7 @@ from genmod.contract.errors import ConfigError, PluginError
 from genmod.contract.options import resolve_options
 from genmod.contract.samplers import LatentSampler
 from genmod.data.download import sha256_file
+from genmod.evaluate.suite import plain
 from genmod.plugins import SAMPLER_KIND, Registry
 from genmod.runs.trust import require_inside
 
@@ -57,7 +58,15 @@ def build_sampler(
     resolved = resolve_options(
         spec.options, options, f"sampler {name!r}", from_strings=from_strings
     )
-    sampler = spec.load()(**resolved)
+    try:
+        sampler = spec.load()(**resolved)
+    except (ConfigError, PluginError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's own bug, named
+        raise PluginError(
+            f"plugin {spec.plugin!r}: the sampler {name!r} could not be built: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     if not isinstance(sampler, LatentSampler):
         raise PluginError(
             f"plugin {spec.plugin!r}: the sampler {name!r} factory returned "
@@ -66,12 +75,12 @@ def build_sampler(
     return sampler, resolved, spec.plugin
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
+def _described(sampler: LatentSampler, record: dict[str, Any]) -> dict[str, Any]:
+    """``sampler.describe()`` under genmod's own record (which it cannot overwrite)."""
+    return {
+        **plain(dict(sampler.describe()), f"the sampler {record['name']!r} describe()"),
+        **record,
+    }
 
 
 def prepare_sampler(
@@ -99,11 +108,10 @@ def prepare_sampler(
         "name": name,
         "plugin": plugin,
         "version": str(getattr(sampler, "version", "1")),
-        "options": _jsonable(resolved),
+        "options": plain(resolved, f"the sampler {name!r} options"),
     }
     if not sampler.needs_fit:
-        record.update(_jsonable(sampler.describe()))
-        return PreparedSampler(name, sampler, record)
+        return PreparedSampler(name, sampler, _described(sampler, record))
     fit_seed = int(seed) + FIT_SEED_OFFSET
     identity = {
         "sampler": name,
@@ -137,8 +145,7 @@ def prepare_sampler(
                 run.run_dir, folder, name, identity, sampler.state(), fitted_on
             )
             record["file"] = f"{SAMPLERS_DIR}/{name}.npz"
-    record.update(_jsonable(sampler.describe()))
-    return PreparedSampler(name, sampler, record)
+    return PreparedSampler(name, sampler, _described(sampler, record))
 
 
 def _read_saved(
@@ -178,6 +185,8 @@ def _save(
     folder.mkdir(exist_ok=True)
     require_inside(run_dir, folder, "the samplers folder")
     arrays = {str(k): np.asarray(v) for k, v in state.items()}
+    if "file" in arrays:  # numpy.savez's own parameter
+        raise PluginError(f"the sampler {name!r} state may not hold an entry named 'file'.")
     for key, array in arrays.items():
         if array.dtype == object:
             raise PluginError(
@@ -237,9 +246,7 @@ def prepare_run_sampler(
             model=run.model,
             dataset=run.config.dataset,
             data=full,
-            train=lambda: training_items(
-                full, run.config.validation_size, run.config.train_size
-            ),
+            train=lambda: training_items(full, run.config.validation_size, run.config.train_size),
             binarize=run.binarize,
             seed=seed,
             batch_size=run.config.eval_batch_size,

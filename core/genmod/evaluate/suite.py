@@ -28,6 +28,20 @@ from genmod.plugins import METRIC_KIND, Registry
 #: always reported: IWAE log-likelihood, the ELBO and its terms, active units, I(x; z))
 DEFAULT_METRICS = ("log-likelihood", "elbo", "active-units", "mutual-information")
 
+#: top-level keys of evaluation.json that are not values: a metric's values and facts may
+#: not take these names (the kit checks it, and :func:`run_metric` refuses them)
+RESERVED_NAMES = (
+    "format",
+    "run_dir",
+    "binarize",
+    "seed",
+    "test_size",
+    "environment",
+    "metrics",
+    "values",
+    "figure",
+)
+
 #: datasets shipped with genmod that carry ground-truth factors (for the refusal message)
 FACTOR_DATASETS = ("sprites", "dsprites", "shapes3d")
 
@@ -158,7 +172,7 @@ class MetricRecords:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def _plain(value: Any, where: str) -> Any:
+def plain(value: Any, where: str) -> Any:
     """``value`` as JSON-ready Python (numpy scalars and arrays become numbers and lists);
     anything else is a plugin bug naming ``where``."""
     if value is None or isinstance(value, (bool, str)):
@@ -166,12 +180,12 @@ def _plain(value: Any, where: str) -> Any:
     if isinstance(value, (int, float)):
         return value
     if isinstance(value, Mapping):
-        return {str(k): _plain(v, where) for k, v in value.items()}
+        return {str(k): plain(v, where) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v, where) for v in value]
+        return [plain(v, where) for v in value]
     tolist = getattr(value, "tolist", None)
     if callable(tolist):
-        return _plain(tolist(), where)
+        return plain(tolist(), where)
     raise PluginError(f"{where} holds {type(value).__name__}, which cannot be recorded as JSON.")
 
 
@@ -213,28 +227,33 @@ def run_metric(
         "metric": built.name,
         "metric_version": str(getattr(built.metric, "version", "1")),
         "plugin": built.plugin,
-        "options": _plain(built.options, where + " options"),
+        "options": plain(built.options, where + " options"),
     }
     for key, value in common.items():
         if key == "sampler" and "samples" not in built.needs:
             continue
         if key == "extractor" and "features" not in built.needs:
             continue
-        base[key] = value
-    base.update(_plain(dict(result.method), where + " method"))
+        base[key] = plain(value, f"the evaluation's {key} record")
+    base.update(plain(dict(result.method), where + " method"))
     base["versions"] = libraries
     values: dict[str, dict[str, Any]] = {}
     for name, value in result.values.items():
+        if name in RESERVED_NAMES:
+            raise PluginError(
+                f"{where} returned a value named {name!r}, a top-level key of evaluation.json; "
+                f"value names may not be {', '.join(RESERVED_NAMES)}."
+            )
         if not isinstance(value, MetricValue):
             raise PluginError(
                 f"{where} returned {type(value).__name__} for {name!r}; values are "
                 "genmod.contract.metrics.MetricValue."
             )
         method = dict(base)
-        method.update(_plain(dict(value.method), f"{where} value {name!r} method"))
-        plain = _plain(value.value, f"{where} value {name!r}")
-        finite = _finite_or_none(plain)
-        if finite != plain:  # JSON has no NaN: say so rather than pass it off as "not computable"
+        method.update(plain(dict(value.method), f"{where} value {name!r} method"))
+        given = plain(value.value, f"{where} value {name!r}")
+        finite = _finite_or_none(given)
+        if finite != given:  # JSON has no NaN: say so rather than pass it off as "not computable"
             method["note"] = "the metric returned NaN or an infinite value (written as null)"
         values[str(name)] = {
             "value": finite,
@@ -250,5 +269,5 @@ def run_metric(
         "values": list(values),
         "seconds": seconds,
     }
-    facts = _plain(dict(getattr(result, "facts", {}) or {}), where + " facts")
+    facts = plain(dict(getattr(result, "facts", {}) or {}), where + " facts")
     return MetricRecords(values, summary, facts)

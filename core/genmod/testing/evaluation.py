@@ -41,6 +41,7 @@ from genmod.contract.metrics import (
 )
 from genmod.contract.samplers import LatentSampler
 from genmod.data import DatasetArrays
+from genmod.evaluate.suite import RESERVED_NAMES
 from genmod.plugins import EXTRACTOR_KIND, METRIC_KIND, SAMPLER_KIND, Registry
 from genmod.testing.errors import ConformanceError, require
 
@@ -56,19 +57,6 @@ FEATURE_DIMS = 16
 
 #: a value name in evaluation.json: lower-case snake_case
 VALUE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
-#: top-level keys of evaluation.json (:mod:`genmod.evaluate.run`), which a value or fact of
-#: that name would be hidden behind
-RESERVED_NAMES = (
-    "format",
-    "run_dir",
-    "binarize",
-    "seed",
-    "test_size",
-    "environment",
-    "metrics",
-    "values",
-    "figure",
-)
 #: keys genmod writes into an extractor's or sampler's record before ``describe()`` is merged
 #: over it (:mod:`genmod.evaluate.extractors`, :mod:`genmod.evaluate.samplers`)
 EXTRACTOR_RECORD_KEYS = ("name", "chosen_by", "plugin", "version", "options", "feature_dims")
@@ -615,7 +603,7 @@ def _compute(metric: Metric, context: _GuardedContext, who: str) -> Any:
 
 
 def _check_value(name: str, value: Any, merged_method: Mapping[str, Any], who: str) -> Any:
-    from genmod.evaluate.suite import _plain
+    from genmod.evaluate.suite import plain as _plain
 
     require(
         isinstance(value, MetricValue),
@@ -678,7 +666,7 @@ def _check_value(name: str, value: Any, merged_method: Mapping[str, Any], who: s
 
 
 def _jsonable_record(record: Any, what: str, who: str) -> Any:
-    from genmod.evaluate.suite import _plain
+    from genmod.evaluate.suite import plain as _plain
 
     require(isinstance(record, Mapping), who, f"{what} is {type(record).__name__}, not a mapping")
     try:
@@ -726,7 +714,8 @@ def check_metric(
     times); default :class:`SyntheticContext`. A metric that needs the model fails on the
     synthetic context with a message naming :func:`model_context`.
     """
-    from genmod.evaluate.suite import BuiltMetric, _plain, run_metric
+    from genmod.evaluate.suite import BuiltMetric, run_metric
+    from genmod.evaluate.suite import plain as _plain
 
     metric = build()
     require(

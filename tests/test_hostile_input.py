@@ -137,6 +137,9 @@ def test_ctrl_c_stops_a_long_evaluation_within_two_seconds(finished_run, mnist_d
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        # a shell that started the tests in the background ignores SIGINT, and children inherit
+        # that: give genmod the default disposition a terminal's Ctrl-C meets
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(15)  # TensorFlow is imported and the evaluation is under way
     assert process.poll() is None, process.communicate()

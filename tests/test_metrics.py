@@ -420,6 +420,9 @@ def test_ctrl_c_stops_the_evaluation_and_keeps_the_metrics_that_finished(run, ca
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # a shell that started the tests in the background ignores SIGINT, and children inherit
+        # that: give genmod the default disposition a terminal's Ctrl-C meets
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     evaluation = run / "evaluation.json"
     deadline = time.monotonic() + 120

@@ -280,6 +280,15 @@ def test_gmm_draws_follow_the_fitted_mixture():
         (["--metric", "dci", "--metric-opt", "dci.regressor=svm"], "regressor"),
         (["--metric", "fid", "--sampler", "gmm", "--sampler-opt", "covariance=tied"], "covariance"),
         (["--metric-opt", "nonsense"], "expected NAME.KEY=VALUE"),
+        (["--metric", "mig", "--metric-opt", "mig.bins=1000000"], "bins"),
+        (["--metric", "elbo", "--sampler", "gmm"], "none of the chosen metrics (elbo) uses"),
+        (["--sampler-opt", "components=3"], "--sampler/--sampler-opt serve"),
+        (["--metric", "kid", "--extractor-opt", "epochs=1", "--metric", "mig"], "ground-truth"),
+        (
+            ["--metric", "active-units", "--extractor-opt", "epochs=1"],
+            "--extractor/--extractor-opt",
+        ),
+        (["--metric", "fid", "--metric-opt", "samples=99999999999999999999999"], "samples"),
     ],
 )
 def test_bad_input_is_exit_2_with_one_line(run, cache_dir, args, expected):
@@ -500,3 +509,61 @@ def test_a_nan_value_is_recorded_as_null_with_a_note():
     )
     assert records.values["x"]["value"] is None and "NaN" in records.values["x"]["method"]["note"]
     assert records.values["y"]["value"] == 1.5 and "note" not in records.values["y"]["method"]
+
+
+def test_the_likelihood_options_do_not_leak_into_other_metrics(run, cache_dir, sprites_run):
+    """-k and --batch-size set K and the batch of log-likelihood and elbo only: FID keeps its
+    10,000 generated samples and the FactorVAE score its batches of 64."""
+    fid = evaluate_json(run, "--metric", "fid", "-k", 5, "--test-size", 150, *SAMPLE_OPTS[2:])
+    assert fid["values"]["fid"]["method"]["generated_samples"] == 10_000
+    votes = ["--metric-opt", "train_votes=200", "--metric-opt", "eval_votes=100"]
+    vae = evaluate_json(sprites_run, "--metric", "factor-vae", "--batch-size", 50, *votes)
+    assert vae["values"]["factor_vae_score"]["method"]["batch_size"] == 64
+
+
+def test_a_crafted_gmm_state_is_fitted_again_not_used(run, tmp_path):
+    import hashlib
+
+    first = json.loads(invoke("sample", run, "--sampler", "gmm", "--json").output)["sampler"]
+    state = run / "samplers" / "gmm.npz"
+    meta = json.loads((run / "samplers" / "gmm.json").read_text())
+    with np.load(state) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    for crafted in (
+        {**arrays, "means": arrays["means"][:, :3]},  # wrong shapes
+        {**arrays, "covariances": arrays["covariances"] * np.nan},  # NaN
+        {**arrays, "weights": -arrays["weights"]},  # negative weights
+    ):
+        np.savez(state, **crafted)
+        meta["state_sha256"] = hashlib.sha256(state.read_bytes()).hexdigest()  # "matching"
+        (run / "samplers" / "gmm.json").write_text(json.dumps(meta))
+        result = invoke("sample", run, "--sampler", "gmm", "--json")
+        assert result.exit_code == 0, result.output
+        record = json.loads(result.output)["sampler"]
+        assert record["reused"] is False and record["state_sha256"] == first["state_sha256"]
+
+
+def test_the_api_takes_one_metric_name_and_refuses_a_bad_count(run):
+    from genmod.api import evaluate, sample
+    from genmod.contract.errors import ConfigError
+
+    result = evaluate(run, metrics="active-units", test_size=20)
+    assert set(result["metrics"]) == {"active-units"}
+    with pytest.raises(ConfigError, match="n must be an integer"):
+        sample(run, -1)
+
+
+def test_a_domain_classifier_no_better_than_chance_is_refused(tmp_path):
+    from genmod.contract.errors import ConfigError
+    from genmod.contract.extractors import ExtractorData
+    from genmod_builtins.domain_classifier import DomainClassifierExtractor
+
+    rng = np.random.default_rng(0)
+    images = rng.random((600, 8, 8, 1)).astype(np.float32)
+    labels = rng.integers(0, 4, 600)  # nothing to learn: labels independent of the images
+    data = ExtractorData(
+        "noise", {}, (8, 8, 1), 4, lambda: (images, labels), tmp_path, lambda done, total: None
+    )
+    with pytest.raises(ConfigError, match="reached only .* held-out accuracy"):
+        DomainClassifierExtractor(epochs=1).prepare(data)
+    assert not list(tmp_path.glob("domain-classifier/*/classifier.weights.h5"))  # not stored

@@ -292,7 +292,9 @@ def build(
     return build_model(resolved, registry, data_shape, condition_dim).model
 
 
-def evaluate(run_dir: str | Path, *, metrics: list[str] | None = None, **options: Any) -> dict:
+def evaluate(
+    run_dir: str | Path, *, metrics: str | list[str] | None = None, **options: Any
+) -> dict:
     """``genmod evaluate``: run ``metrics`` (default: log-likelihood, elbo, active-units,
     mutual-information) on a finished run and write ``RUN/evaluation.json``; returns what it
     wrote (every value with its unit and method, docs/metrics.md). ``options`` are those of
@@ -300,6 +302,8 @@ def evaluate(run_dir: str | Path, *, metrics: list[str] | None = None, **options
     ``num_samples``, ``test_size``, ``seed``, ``data_dir``, ...), typed values."""
     from genmod.evaluate.run import evaluate_run
 
+    if isinstance(metrics, str):
+        metrics = [metrics]
     return evaluate_run(run_dir, metrics=metrics, **options)
 
 
@@ -323,6 +327,8 @@ def sample(
     from genmod.evaluate.samplers import prepare_run_sampler
     from genmod.pictures.figures import generated_images
 
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1_000_000:
+        raise ConfigError(f"sample(n={n!r}): n must be an integer in [1, 1000000].")
     registry = registry or get_registry()
     run = load_run(run_dir, registry)
     if sampler == "prior" and not sampler_options:

@@ -42,7 +42,8 @@ def _require_codes(plan: EvaluationPlan, metric: str, dims: int = 2) -> None:
 
 
 def _as_error(exc: ValueError, metric: str) -> ConfigError:
-    return ConfigError(f"{metric}: {exc}")
+    text = str(exc)
+    return ConfigError(text if text.startswith(metric) else f"{metric}: {text}")
 
 
 class _FactorMetric(Metric):

@@ -5,7 +5,8 @@ and the common practice is a classifier trained on the dataset itself, whose pen
 gives the features (e.g. the "MNIST FID" of many VAE and GAN papers). genmod trains one the
 first time a dataset needs it (seeded, on the training split's labels), stores it in the
 per-user cache (``$GENMOD_CACHE_DIR/extractors/domain-classifier/``) with its SHA-256 and
-reuses it, so every later evaluation on that dataset uses the very same weights; the sha256
+reuses it (it trains on the dataset's whole training split, so every run on the dataset
+shares it), so every later evaluation on that dataset uses the very same weights; the sha256
 is recorded with every value computed from its features, and a stored classifier whose file no
 longer matches its checksum is refused.
 
@@ -13,7 +14,8 @@ Network: two 3x3 convolutions (32 and 64 channels, the second with stride 2), a 
 stride 2 (64), flatten, a dense layer of ``feature_dims`` ReLU units (the features), dropout
 0.25 in training only, and a softmax over the classes. Trained with Adam (1e-3), batch 128,
 ``epochs`` passes in an order drawn from ``seed``, on 90% of the training split; the other 10%
-gives the held-out accuracy in the record. Training seeds Keras' global generators
+gives the held-out accuracy in the record (a classifier no better than 1.5 times chance is
+refused: its features would be noise). Training seeds Keras' global generators
 (``keras.utils.set_random_seed``), which is how its initial weights follow ``seed``; genmod's
 own evaluation draws only from stateless seeds, so that changes none of its numbers. Imports
 TensorFlow.
@@ -38,6 +40,8 @@ MANIFEST_FILE = "manifest.json"
 HELD_OUT_SHARE = 0.1
 TRAIN_BATCH = 128
 FEATURE_BATCH = 500
+#: a classifier whose held-out accuracy is at most this multiple of chance is refused
+MIN_ACCURACY_OVER_CHANCE = 1.5
 
 
 def _fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
@@ -112,9 +116,10 @@ class DomainClassifierExtractor(FeatureExtractor):
         self._record = {
             "weights": str(folder / WEIGHTS_FILE),
             "weights_sha256": manifest["weights_sha256"],
-            "trained_on": f"the training split of {data.dataset!r} (validation hold-out "
-            f"excluded), {manifest['train_items']} items; held-out accuracy "
-            f"{manifest['held_out_accuracy']:.4f} on {manifest['held_out_items']} items",
+            "trained_on": f"the whole training split of {data.dataset!r} (whatever the run's "
+            f"--train-size and --validation-size): fitted on {manifest['train_items']} items, "
+            f"held-out accuracy {manifest['held_out_accuracy']:.4f} on "
+            f"{manifest['held_out_items']} items",
             "training": {
                 "epochs": self.epochs,
                 "seed": self.seed,
@@ -214,6 +219,14 @@ class DomainClassifierExtractor(FeatureExtractor):
             logits = classifier(tf.constant(images[index]), training=False)
             predictions.append(np.argmax(np.asarray(logits), axis=1))
         accuracy = float(np.mean(np.concatenate(predictions) == labels[held_index]))
+        chance = 1.0 / data.num_classes
+        if accuracy <= MIN_ACCURACY_OVER_CHANCE * chance:
+            raise ConfigError(
+                f"the domain classifier of {data.dataset!r} reached only {accuracy:.2f} held-out "
+                f"accuracy (chance {chance:.2f}) from {len(train_index)} training images: its "
+                "features would not tell images apart. Give it more epochs (--extractor-opt "
+                "epochs=N) or use --extractor inception-v3."
+            )
         folder.mkdir(parents=True, exist_ok=True)
         weights = folder / WEIGHTS_FILE
         classifier.save_weights(str(weights))

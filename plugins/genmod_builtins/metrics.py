@@ -15,8 +15,8 @@ from genmod.contract.options import Option
 
 def _iwae_options() -> list[Option]:
     return [
-        Option("samples", "int", 1000, "importance samples K per test image", min=1),
-        Option("batch_size", "int", 100, "test images per batch", min=1),
+        Option("samples", "int", 1000, "importance samples K per test image", min=1, max=2**31 - 1),
+        Option("batch_size", "int", 100, "test images per batch", min=1, max=1_000_000),
         Option(
             "chunk_size",
             "int",
@@ -36,8 +36,15 @@ def _iwae_options() -> list[Option]:
 
 def _sample_options() -> list[Option]:
     return [
-        Option("samples", "int", 10_000, "generated samples compared with the test set", min=2),
-        Option("real_items", "int", 0, "test images compared (0: all)", min=0),
+        Option(
+            "samples",
+            "int",
+            10_000,
+            "generated samples compared with the test set",
+            min=2,
+            max=10_000_000,
+        ),
+        Option("real_items", "int", 0, "test images compared (0: all)", min=0, max=10_000_000),
     ]
 
 
@@ -49,7 +56,9 @@ _ITEMS = Option(
     "does) or test",
     choices=("all", "test"),
 )
-_MAX_ITEMS = Option("max_items", "int", 10_000, "at most this many items (a seeded draw)", min=2)
+_MAX_ITEMS = Option(
+    "max_items", "int", 10_000, "at most this many items (a seeded draw)", min=2, max=10_000_000
+)
 
 
 @hookimpl
@@ -82,7 +91,11 @@ def register_metrics(register):
         "genmod_builtins.likelihood_metrics:MutualInformationMetric",
         description="I(x; z) under the encoder, nats (ELBO surgery; posterior collapse shows "
         "as ~0)",
-        options=[Option("max_items", "int", 2000, "test images used (cost grows as N^2)", min=2)],
+        options=[
+            Option(
+                "max_items", "int", 2000, "test images used (cost grows as N^2)", min=2, max=100_000
+            )
+        ],
     )
     register(
         "fid",
@@ -98,8 +111,8 @@ def register_metrics(register):
         "(Bińkowski et al. 2018)",
         options=[
             *_sample_options(),
-            Option("subsets", "int", 100, "random subsets averaged", min=1),
-            Option("subset_size", "int", 1000, "items per subset", min=2),
+            Option("subsets", "int", 100, "random subsets averaged", min=1, max=100_000),
+            Option("subset_size", "int", 1000, "items per subset", min=2, max=1_000_000),
         ],
     )
     register(
@@ -107,7 +120,7 @@ def register_metrics(register):
         "genmod_builtins.sample_quality_metrics:PrecisionRecallMetric",
         description="improved precision and recall of generated images, k-NN manifolds "
         "(Kynkäänniemi et al. 2019)",
-        options=[*_sample_options(), Option("k", "int", 3, "nearest neighbours", min=1)],
+        options=[*_sample_options(), Option("k", "int", 3, "nearest neighbours", min=1, max=1000)],
     )
     register(
         "mig",
@@ -117,7 +130,7 @@ def register_metrics(register):
         options=[
             _ITEMS,
             _MAX_ITEMS,
-            Option("bins", "int", 20, "equal-width bins per code dimension", min=2),
+            Option("bins", "int", 20, "equal-width bins per code dimension", min=2, max=10_000),
         ],
     )
     register(
@@ -170,9 +183,16 @@ def register_metrics(register):
         "dimension under a fixed factor (Kim & Mnih 2018)",
         options=[
             _ITEMS,
-            Option("batch_size", "int", 64, "items per vote", min=2),
-            Option("train_votes", "int", 10_000, "votes the classifier is built from", min=1),
-            Option("eval_votes", "int", 5000, "votes it is scored on", min=1),
+            Option("batch_size", "int", 64, "items per vote", min=2, max=100_000),
+            Option(
+                "train_votes",
+                "int",
+                10_000,
+                "votes the classifier is built from",
+                min=1,
+                max=10_000_000,
+            ),
+            Option("eval_votes", "int", 5000, "votes it is scored on", min=1, max=10_000_000),
             Option(
                 "prune_threshold",
                 "float",
@@ -202,9 +222,9 @@ def register_extractors(register):
         description="penultimate features of a small CNN classifier of the dataset, trained "
         "once (seeded), stored with its sha256 and reused",
         options=[
-            Option("epochs", "int", 5, "training passes over the training split", min=1),
+            Option("epochs", "int", 5, "training passes over the training split", min=1, max=1000),
             Option("seed", "int", 0, "seed of its initial weights and batch order", min=0),
-            Option("feature_dims", "int", 128, "size of the feature layer", min=2),
+            Option("feature_dims", "int", 128, "size of the feature layer", min=2, max=65_536),
             Option("retrain", "bool", False, "train again even if a stored one matches"),
         ],
     )
@@ -223,7 +243,7 @@ def register_samplers(register):
         description="a Gaussian mixture fitted to the training codes after training "
         "(ex-post density estimation, Ghosh et al. 2020)",
         options=[
-            Option("components", "int", 10, "mixture components", min=1),
+            Option("components", "int", 10, "mixture components", min=1, max=10_000),
             Option(
                 "covariance",
                 "str",
@@ -231,7 +251,7 @@ def register_samplers(register):
                 "covariance of each component",
                 choices=("full", "diag"),
             ),
-            Option("max_iterations", "int", 200, "EM iterations at most", min=1),
+            Option("max_iterations", "int", 200, "EM iterations at most", min=1, max=1_000_000),
             Option("regularization", "float", 1e-6, "added to the covariances' diagonals", min=0.0),
         ],
     )

@@ -115,7 +115,28 @@ class GaussianMixtureSampler(LatentSampler):
         missing = [k for k in needed if k not in state]
         if missing:
             raise ConfigError(f"sampler 'gmm': the saved state lacks {', '.join(missing)}.")
-        self._state = {k: np.asarray(v) for k, v in state.items()}
+        arrays = {k: np.asarray(v) for k, v in state.items()}
+        weights, means, covariances = (np.asarray(arrays[k], np.float64) for k in needed)
+        k, d = means.shape if means.ndim == 2 else (0, 0)
+        if (
+            k < 1
+            or weights.shape != (k,)
+            or covariances.shape != (k, d, d)
+            or not all(np.all(np.isfinite(a)) for a in (weights, means, covariances))
+            or np.any(weights < 0)
+            or not np.isclose(weights.sum(), 1.0, atol=1e-6)
+        ):
+            raise ConfigError(
+                "sampler 'gmm': the saved state is not a Gaussian mixture (weights [k] summing "
+                "to 1, means [k, d], covariances [k, d, d], all finite)."
+            )
+        try:
+            np.linalg.cholesky(covariances)
+        except np.linalg.LinAlgError:
+            raise ConfigError(
+                "sampler 'gmm': a saved covariance is not positive definite."
+            ) from None
+        self._state = arrays
 
     def sample(self, n: int, *, seed: int) -> np.ndarray:
         if not self._state:

@@ -26,7 +26,9 @@ from typing import Any
 class ExtractorData:
     """What an extractor may need to prepare itself: the dataset's name and options (a key
     for weights trained on it), the shape of one item, its number of classes (0: unlabelled),
-    the training split as a callable (so it is loaded only by extractors that train:
+    the dataset's whole training split as a callable (whatever the run's ``train_size`` and
+    ``validation_size``, so an extractor trained on it serves every run on the dataset; it is
+    loaded only by extractors that train:
     ``train()`` gives float32 images ``[n, *data_shape]`` in ``[0, 1]`` and integer labels
     ``[n]`` or ``None``), a per-user cache folder the extractor may write, and
     ``progress(done, total)`` for long preparations."""

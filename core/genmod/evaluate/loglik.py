@@ -52,6 +52,8 @@ def check_num_samples(num_samples: Any, what: str = "--samples") -> int:
             "literature uses K = 5000 for test log-likelihoods."
         )
     if num_samples < 1:
+        if what not in ("--samples", "samples"):
+            raise ConfigError(f"{what} got {num_samples}; it must be an integer >= 1.")
         raise ConfigError(
             f"{what} got {num_samples}; the number of importance samples K must be >= 1 "
             "(K = 1 gives the ELBO; the literature uses K = 5000 for test log-likelihoods)."

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,10 @@ EVALUATION_FILE = "evaluation.json"
 EVALUATION_FIGURE = "evaluation.png"
 #: the format of evaluation.json (2: values with units and methods)
 EVALUATION_FORMAT = 2
+#: the metrics whose options ``samples``, ``batch_size``, ``chunk_size`` and
+#: ``memory_budget_mib`` take :func:`evaluate_run`'s (and ``genmod evaluate``'s) ``--samples``,
+#: ``--batch-size``, ``--chunk-size`` and ``--memory-budget``
+IWAE_METRICS = ("log-likelihood", "elbo")
 
 
 def evaluate_run(
@@ -108,6 +113,7 @@ def evaluate_run(
     chosen = build_metrics(
         list(metrics or DEFAULT_METRICS), options, registry, from_strings=from_strings
     )
+    _check_unused(chosen, extractor, extractor_options, sampler, sampler_options)
     stage = on_stage or (lambda label: None)
     # it writes evaluation.json (and a fitted sampler): one writer per run folder
     with run_lock(run_dir, this_command("genmod.evaluate.run.evaluate_run")):
@@ -142,7 +148,7 @@ def evaluate_run(
                     dataset_options=dict(run.config.dataset_options),
                     data_shape=tuple(run.model.data_shape),
                     num_classes=int(full.num_classes) if full.y_train is not None else 0,
-                    train=lambda: _train_images(train()),
+                    train=lambda: _train_images(full),
                     cache_dir=default_cache_dir("extractors"),
                     progress=progress or (lambda done, total: None),
                 ),
@@ -199,17 +205,35 @@ def evaluate_run(
             for record in records.values.values():
                 record["method"]["computed_at"] = now
             _merge(result, built.name, records)
-            tomlio.write_atomic(path, json.dumps(result, indent=2) + "\n")
+            tomlio.write_atomic(path, json.dumps(result, indent=2, allow_nan=False) + "\n")
         per_item = context.cached(IWAE_PER_ITEM)
         if figure is not None and per_item is not None:
             figure(Path(run.run_dir) / EVALUATION_FIGURE, result, per_item)
             result["figure"] = EVALUATION_FIGURE
-            tomlio.write_atomic(path, json.dumps(result, indent=2) + "\n")
+            tomlio.write_atomic(path, json.dumps(result, indent=2, allow_nan=False) + "\n")
         build_observers(run.config.observers, registry).on_evaluation(result)
         return result
 
 
+def _check_unused(chosen, extractor, extractor_options, sampler, sampler_options) -> None:
+    """Refuse an extractor or sampler (or their options) that no chosen metric would use: the
+    user expects them to change something."""
+    names = ", ".join(m.name for m in chosen)
+    if (extractor != AUTO or extractor_options) and not needs_any(chosen, "features"):
+        raise ConfigError(
+            f"--extractor/--extractor-opt serve metrics that compare features (fid, kid, "
+            f"precision-recall); none of the chosen metrics ({names}) does."
+        )
+    if (sampler != DEFAULT_SAMPLER or sampler_options) and not needs_any(chosen, "samples"):
+        raise ConfigError(
+            f"--sampler/--sampler-opt serve metrics of generated samples (fid, kid, "
+            f"precision-recall); none of the chosen metrics ({names}) uses them."
+        )
+
+
 def _train_images(items: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """The dataset's whole training split (not the run's share of it), so one extractor serves
+    every run on the dataset and their features compare."""
     return unit_interval(items.x_train), items.y_train
 
 
@@ -222,13 +246,16 @@ def _with_loglik_defaults(
     **defaults: Any,
 ) -> dict[str, dict[str, Any]]:
     """``options`` with the keyword arguments of :func:`evaluate_run` (K, batch and chunk
-    sizes, memory budget) as defaults of the chosen metrics that declare options of those
-    names (the ``log-likelihood`` and ``elbo`` metrics)."""
+    sizes, memory budget) as defaults of the options of those names of the chosen
+    :data:`IWAE_METRICS` (never of other metrics, whose options of the same name mean other
+    things: FID's ``samples`` are generated images)."""
     from genmod.plugins import METRIC_KIND
 
     out = {name: dict(values) for name, values in options.items()}
     renamed = {"num_samples": "samples"}
     for name in dict.fromkeys(names):
+        if name not in IWAE_METRICS:  # fid's `samples` is not K, factor-vae's batch is not ours
+            continue
         declared = {o.name for o in registry.get(METRIC_KIND, name).options}
         mine = out.setdefault(name, {})
         shared = out.get("", {})
@@ -306,6 +333,8 @@ def _start_result(
         if not isinstance(record, dict) or record.get("metric") not in result["metrics"]:
             continue
         method = record.get("method")
+        if not _plain_value(record.get("value")):
+            continue  # a damaged or crafted record: not carried over
         if not isinstance(method, dict) or method.get("model_weights_sha256") != weights_sha256:
             stale.add(record.get("metric"))
             continue
@@ -315,6 +344,16 @@ def _start_result(
         result["values"] = {k: v for k, v in result["values"].items() if v.get("metric") != metric}
     _flatten(result)
     return result
+
+
+def _plain_value(value: Any) -> bool:
+    """Whether ``value`` is what genmod writes for a value: None, a finite number, or a list
+    of them."""
+    if value is None or isinstance(value, bool):
+        return value is None
+    if isinstance(value, (int, float)):
+        return math.isfinite(value)
+    return isinstance(value, list) and all(_plain_value(v) and v is not None for v in value)
 
 
 def _merge(result: dict[str, Any], metric: str, records: Any) -> None:

@@ -124,7 +124,18 @@ def prepare_sampler(
     saved = _read_saved(run.run_dir, folder, name, identity)
     if saved is not None:
         state, meta = saved
-        sampler.load_state(state)
+        try:
+            sampler.load_state(state)
+            if np.asarray(sampler.sample(1, seed=0)).shape != (1, int(run.model.latent_dim)):
+                raise ConfigError("the saved state draws codes of the wrong size")
+        except (ConfigError, ValueError, ArithmeticError, np.linalg.LinAlgError):
+            saved = None  # a state that does not load is fitted again, like a damaged file
+            sampler, resolved, plugin = build_sampler(
+                name, options, registry, from_strings=from_strings
+            )
+            sampler.bind(run.model)
+    if saved is not None:
+        state, meta = saved
         record.update(meta.get("fitted_on", {}))
         record["file"] = f"{SAMPLERS_DIR}/{name}.npz"
         record["state_sha256"] = meta["state_sha256"]

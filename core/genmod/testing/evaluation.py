@@ -84,7 +84,9 @@ def synthetic_data(
     train_size: int = TRAIN_SIZE,
     test_size: int = TEST_SIZE,
 ) -> DatasetArrays:
-    """Random uint8 images ``[n, *data_shape]`` with labels in ``0..num_classes-1`` and three
+    """Noisy uint8 images ``[n, *data_shape]`` (values below 100) whose rows ``r`` with
+    ``r % num_classes == label`` are brightened by 155, so a classifier can learn the labels
+    in ``0..num_classes-1``; three
     ground-truth factors (``shape``, ``x``, ``y`` of sizes 2, 4, 4) laid on their full grid
     (each of the 32 combinations equally often, in a seeded order), ``train_size`` training
     and ``test_size`` test items, all from fixed seeds."""
@@ -98,17 +100,23 @@ def synthetic_data(
         repeated = np.tile(grid, (n // len(grid) + 1, 1))[:n]
         return repeated[rng.permutation(n)].astype(np.int64)
 
-    def images(n: int) -> np.ndarray:
-        return rng.integers(0, 256, (n, *shape), dtype=np.uint8)
-
     def labels(n: int) -> np.ndarray | None:
         return rng.integers(0, num_classes, n).astype(np.int64) if num_classes else None
 
+    def images(y: np.ndarray | None, n: int) -> np.ndarray:
+        noise = rng.integers(0, 100, (n, *shape))
+        if y is None:
+            return noise.astype(np.uint8)
+        rows = np.arange(shape[0]).reshape(1, shape[0], *([1] * (len(shape) - 1)))
+        band = (rows % num_classes) == y.reshape(n, *([1] * len(shape)))
+        return (noise + 155 * band).astype(np.uint8)
+
+    y_train, y_test = labels(train_size), labels(test_size)
     return DatasetArrays(
-        x_train=images(train_size),
-        y_train=labels(train_size),
-        x_test=images(test_size),
-        y_test=labels(test_size),
+        x_train=images(y_train, train_size),
+        y_train=y_train,
+        x_test=images(y_test, test_size),
+        y_test=y_test,
         num_classes=num_classes,
         factors_train=factors(train_size),
         factors_test=factors(test_size),

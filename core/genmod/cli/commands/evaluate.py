@@ -234,18 +234,23 @@ def values_text(result: dict, metrics: list[str]) -> str:
         if isinstance(value, float):
             shown = f"{value:.4g}"
         elif isinstance(value, list):
-            shown = (
-                "[" + ", ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in value) + "]"
-            )
+            order = record.get("method", {}).get("order")
+            shown_items = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in value]
+            if isinstance(order, list) and len(order) == len(value):
+                shown_items = [f"{k}={v}" for k, v in zip(order, shown_items, strict=True)]
+            shown = "[" + ", ".join(shown_items) + "]"
         else:
             shown = str(value)
         method = record.get("method", {})
         notes = [record.get("metric", "")]
         extractor = method.get("extractor")
         if isinstance(extractor, dict):
-            notes.append(f"{extractor.get('name')} features")
+            digest = str(extractor.get("weights_sha256") or "")[:8]
+            notes.append(f"{extractor.get('name')} features" + (f" {digest}" if digest else ""))
         if "generated_samples" in method:
-            notes.append(f"{method['generated_samples']} samples")
+            notes.append(
+                f"{method['generated_samples']} samples vs {method.get('real_items')} test images"
+            )
         sampler = method.get("sampler")
         if isinstance(sampler, dict) and sampler.get("name") != "prior":
             notes.append(f"{sampler.get('name')} sampler")

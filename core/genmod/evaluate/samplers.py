@@ -35,6 +35,10 @@ SAMPLERS_DIR = "samplers"
 DEFAULT_SAMPLER = "prior"
 #: the seed offset of a sampler's fit (the evaluation's seed + this)
 FIT_SEED_OFFSET = 7
+#: how the codes a sampler is fitted to are made (part of a saved fit's identity): bump when
+#: that changes, so fits of the old codes are not reused (2: binarized and encoded in batches
+#: of the run's eval_batch_size)
+FIT_CODES_VERSION = 2
 
 
 @dataclass
@@ -119,6 +123,8 @@ def prepare_sampler(
         "options": record["options"],
         "seed": fit_seed,
         "model_weights_sha256": run.weights_sha256(),
+        "codes_version": FIT_CODES_VERSION,
+        "eval_batch_size": int(run.config.eval_batch_size),
     }
     folder = Path(run.run_dir) / SAMPLERS_DIR
     saved = _read_saved(run.run_dir, folder, name, identity)

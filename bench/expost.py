@@ -19,36 +19,11 @@ import argparse
 import datetime
 import json
 import platform
-import subprocess
-import sys
-import time
 from pathlib import Path
 
+from commands import cpu_model, genmod, run_timed
+
 METRICS = ("fid", "kid", "precision-recall")
-
-
-def _genmod(*args: str) -> list[str]:
-    return [str(Path(sys.executable).with_name("genmod")), *args]
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _run(command: list[str]) -> tuple[float, str]:
-    print("+", " ".join(command), flush=True)
-    started = time.perf_counter()
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"command failed ({done.returncode}): {' '.join(command)}\n{done.stdout}")
-    return seconds, done.stdout
 
 
 def main() -> None:
@@ -62,27 +37,27 @@ def main() -> None:
     args = parser.parse_args()
     record: dict = {
         "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpu": _cpu_model(), "python": platform.python_version()},
+        "machine": {"cpu": cpu_model(), "python": platform.python_version()},
         "commands": [],
     }
     run_dir = args.run
     if run_dir is None:
         run_dir = args.out
-        command = _genmod(
+        command = genmod(
             "run", "--encoder", "cnn", "--likelihood", "bernoulli", "--data-dir", args.data_dir,
             "--out", run_dir, "--overwrite", "--quiet",
         )
-        seconds, _ = _run(command)
+        seconds, _ = run_timed(command)
         record["commands"].append({"command": " ".join(command), "seconds": round(seconds, 1)})
     rows = []
     for sampler in ("prior", "gmm"):
         for repeat in range(args.repeats):
-            command = _genmod(
+            command = genmod(
                 "evaluate", run_dir, "--data-dir", args.data_dir, "--sampler", sampler,
                 "--seed", str(repeat), "--metric-opt", f"samples={args.samples}", "--json",
                 "--quiet", *[a for m in METRICS for a in ("--metric", m)],
             )
-            seconds, out = _run(command)
+            seconds, out = run_timed(command)
             result = json.loads(out)
             values = {k: result["values"][k]["value"] for k in
                       ("fid", "kid", "kid_std", "precision", "recall")}

@@ -21,35 +21,9 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-
-def _genmod(*args: str) -> list[str]:
-    return [str(Path(sys.executable).with_name("genmod")), *args]
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _run(command: list[str]) -> tuple[float, str]:
-    print("+", " ".join(command), flush=True)
-    started = time.perf_counter()
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"command failed ({done.returncode}): {' '.join(command)}\n{done.stdout}")
-    return seconds, done.stdout
+from commands import cpu_model, genmod, run_timed
 
 
 def _evaluate(run_dir: str, data_dir: str, samples: int, test_size: int | None) -> dict:
@@ -58,7 +32,7 @@ def _evaluate(run_dir: str, data_dir: str, samples: int, test_size: int | None) 
         args += ["--test-size", str(test_size)]
     if data_dir:
         args += ["--data-dir", data_dir]
-    seconds, out = _run(_genmod(*args))
+    seconds, out = run_timed(genmod(*args))
     result = json.loads(out[out.index("{") :])
     result["wall_seconds"] = round(seconds, 1)
     print(
@@ -114,7 +88,7 @@ def main() -> None:
             command += [f"--{key.replace('_', '-')}", value]
         if args.data_dir:
             command += ["--data-dir", args.data_dir]
-        seconds, out = _run(_genmod(*command))
+        seconds, out = run_timed(genmod(*command))
         trained = json.loads(out.strip().splitlines()[-1])
         report["train_command"] = "genmod " + " ".join(command)
         report["train_wall_seconds"] = round(seconds, 1)
@@ -144,7 +118,7 @@ def main() -> None:
         test_images=head["test_size"],
         active_units=head["active_units"],
         latent_dim=head["latent_dim"],
-        cpu=_cpu_model(),
+        cpu=cpu_model(),
         cpu_count=os.cpu_count(),
         finished=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )

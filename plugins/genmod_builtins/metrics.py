@@ -56,6 +56,14 @@ _ITEMS = Option(
     "does) or test",
     choices=("all", "test"),
 )
+_TEST_SHARE = Option(
+    "test_share",
+    "float",
+    0.33,
+    "share of the items the classifiers are scored on",
+    min=0.05,
+    max=0.95,
+)
 _MAX_ITEMS = Option(
     "max_items", "int", 10_000, "at most this many items (a seeded draw)", min=2, max=10_000_000
 )
@@ -141,14 +149,7 @@ def register_metrics(register):
         options=[
             _ITEMS,
             _MAX_ITEMS,
-            Option(
-                "test_share",
-                "float",
-                0.33,
-                "share of the items the classifiers are scored on",
-                min=0.05,
-                max=0.95,
-            ),
+            _TEST_SHARE,
             Option(
                 "regressor",
                 "str",
@@ -166,14 +167,7 @@ def register_metrics(register):
         options=[
             _ITEMS,
             _MAX_ITEMS,
-            Option(
-                "test_share",
-                "float",
-                0.33,
-                "share of the items the classifiers are scored on",
-                min=0.05,
-                max=0.95,
-            ),
+            _TEST_SHARE,
         ],
     )
     register(

@@ -144,3 +144,23 @@ def quiet_tensorflow() -> None:
     from genmod.cli.quiet_import import import_tensorflow_quietly
 
     import_tensorflow_quietly()
+
+
+def sampler_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--sampler NAME`` and ``--sampler-opt KEY=VALUE`` (genmod sample, genmod evaluate):
+    where generated images' codes come from (docs/metrics.md, "Latent samplers")."""
+    func = click.option(
+        "--sampler-opt",
+        "sampler_opts",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="An option of the sampler, e.g. components=20 (repeatable).",
+    )(func)
+    return click.option(
+        "--sampler",
+        default="prior",
+        show_default=True,
+        metavar="NAME",
+        help="Where generated codes come from: prior (z ~ p(z)), gmm (a Gaussian mixture "
+        "fitted to the training codes, saved in RUN/samplers/ and reused), or a plugin's.",
+    )(func)

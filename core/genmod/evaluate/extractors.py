@@ -17,7 +17,7 @@ from typing import Any
 from genmod.contract.errors import ConfigError, PluginError
 from genmod.contract.extractors import ExtractorData, FeatureExtractor
 from genmod.contract.options import resolve_options
-from genmod.evaluate.suite import plain
+from genmod.evaluate.suite import construct, plain
 from genmod.plugins import EXTRACTOR_KIND, Registry
 
 AUTO = "auto"
@@ -76,20 +76,7 @@ def prepare_extractor(
     resolved = resolve_options(
         spec.options, options, f"extractor {chosen!r}", from_strings=from_strings
     )
-    try:
-        extractor = spec.load()(**resolved)
-    except (ConfigError, PluginError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - a plugin's own bug, named
-        raise PluginError(
-            f"plugin {spec.plugin!r}: the extractor {chosen!r} could not be built: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
-    if not isinstance(extractor, FeatureExtractor):
-        raise PluginError(
-            f"plugin {spec.plugin!r}: the extractor {chosen!r} factory returned "
-            f"{type(extractor).__name__}, not a genmod.contract.extractors.FeatureExtractor."
-        )
+    extractor = construct(spec, resolved, FeatureExtractor, "extractor")
     extractor.prepare(data)
     dims = int(extractor.feature_dims)
     if dims < 1:

@@ -26,7 +26,7 @@ from genmod.contract.errors import ConfigError, PluginError
 from genmod.contract.options import resolve_options
 from genmod.contract.samplers import LatentSampler
 from genmod.data.download import sha256_file
-from genmod.evaluate.suite import plain
+from genmod.evaluate.suite import construct, plain
 from genmod.plugins import SAMPLER_KIND, Registry
 from genmod.runs.trust import require_inside
 
@@ -62,20 +62,7 @@ def build_sampler(
     resolved = resolve_options(
         spec.options, options, f"sampler {name!r}", from_strings=from_strings
     )
-    try:
-        sampler = spec.load()(**resolved)
-    except (ConfigError, PluginError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - a plugin's own bug, named
-        raise PluginError(
-            f"plugin {spec.plugin!r}: the sampler {name!r} could not be built: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
-    if not isinstance(sampler, LatentSampler):
-        raise PluginError(
-            f"plugin {spec.plugin!r}: the sampler {name!r} factory returned "
-            f"{type(sampler).__name__}, not a genmod.contract.samplers.LatentSampler."
-        )
+    sampler = construct(spec, resolved, LatentSampler, "sampler")
     return sampler, resolved, spec.plugin
 
 

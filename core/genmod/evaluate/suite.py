@@ -60,6 +60,28 @@ class BuiltMetric:
         return tuple(self.metric.needs)
 
 
+def construct(spec: Any, resolved: Mapping[str, Any], expected: type, what: str) -> Any:
+    """``spec``'s factory called with the ``resolved`` options: the object it returns, which
+    must be an ``expected`` instance (``what`` names it in errors: "metric", "extractor",
+    "sampler"). A failing factory or a wrong type is a :class:`PluginError` naming the plugin;
+    a factory's own :class:`ConfigError` (an option it refuses) passes through."""
+    try:
+        built = spec.load()(**resolved)
+    except (ConfigError, PluginError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's own bug, named
+        raise PluginError(
+            f"plugin {spec.plugin!r}: the {what} {spec.name!r} could not be built: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(built, expected):
+        raise PluginError(
+            f"plugin {spec.plugin!r}: the {what} {spec.name!r} factory returned "
+            f"{type(built).__name__}, not a {expected.__module__}.{expected.__qualname__}."
+        )
+    return built
+
+
 def parse_metric_options(pairs: Sequence[str] | None) -> dict[str, dict[str, str]]:
     """``--metric-opt`` strings (each may hold several, separated by ``;``) by metric name:
     ``NAME.KEY=VALUE`` for one metric, ``KEY=VALUE`` (under the name ``""``) for every chosen
@@ -117,20 +139,7 @@ def build_metrics(
         resolved = resolve_options(
             spec.options, given, f"metric {spec.name!r}", from_strings=from_strings
         )
-        try:
-            metric = spec.load()(**resolved)
-        except ConfigError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a plugin's own bug, named
-            raise PluginError(
-                f"plugin {spec.plugin!r}: the metric {spec.name!r} could not be built: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        if not isinstance(metric, Metric):
-            raise PluginError(
-                f"plugin {spec.plugin!r}: the metric {spec.name!r} factory returned "
-                f"{type(metric).__name__}, not a genmod.contract.metrics.Metric."
-            )
+        metric = construct(spec, resolved, Metric, "metric")
         unknown = sorted(set(metric.needs) - set(NEEDS))
         if unknown:
             raise PluginError(

@@ -12,6 +12,7 @@ from genmod.cli.common import (
     quiet_tensorflow,
     run_data_dir_option,
     run_interruptibly,
+    sampler_options,
 )
 from genmod.cli.progress import ProgressDisplay, progress_enabled
 
@@ -95,21 +96,7 @@ from genmod.cli.progress import ProgressDisplay, progress_enabled
     metavar="KEY=VALUE",
     help="An option of the extractor, e.g. weights=PATH (repeatable).",
 )
-@click.option(
-    "--sampler",
-    default="prior",
-    show_default=True,
-    metavar="NAME",
-    help="Where generated samples' codes come from: prior, gmm (a Gaussian mixture fitted "
-    "to the training codes, saved in RUN/samplers/), or a plugin's.",
-)
-@click.option(
-    "--sampler-opt",
-    "sampler_opts",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="An option of the sampler, e.g. components=20 (repeatable).",
-)
+@sampler_options
 @run_data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

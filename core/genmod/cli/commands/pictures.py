@@ -17,7 +17,12 @@ from typing import Any
 
 import click
 
-from genmod.cli.common import handle_errors, quiet_tensorflow, run_data_dir_option
+from genmod.cli.common import (
+    handle_errors,
+    quiet_tensorflow,
+    run_data_dir_option,
+    sampler_options,
+)
 
 CHECKPOINTS = click.Choice(["final", "best", "latest"])
 
@@ -124,21 +129,7 @@ def _out(run_dir: str, out_file: str | None, name: str) -> Path:
 @click.option("-n", "count", type=click.IntRange(1, 10000), default=64, show_default=True)
 @click.option("--label", type=int, default=None, help="Class to draw (conditional models only).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the z draws.")
-@click.option(
-    "--sampler",
-    default="prior",
-    show_default=True,
-    metavar="NAME",
-    help="Where the codes come from: prior (z ~ p(z)), gmm (a Gaussian mixture fitted to the "
-    "training codes and saved in RUN/samplers/), or a plugin's.",
-)
-@click.option(
-    "--sampler-opt",
-    "sampler_opts",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="An option of the sampler, e.g. components=20 (repeatable).",
-)
+@sampler_options
 @run_data_dir_option
 @handle_errors
 def sample(

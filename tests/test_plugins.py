@@ -160,7 +160,15 @@ def test_commands_hook_adds_a_cli_command():
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["plugins"], ["run", "--help"], ["recipes"], ["recipes", "cnn-iaf"]]
+    "args",
+    [
+        ["--help"],
+        ["plugins"],
+        ["run", "--help"],
+        ["sweep", "--help"],
+        ["recipes"],
+        ["recipes", "cnn-iaf"],
+    ],
 )
 def test_listing_does_not_import_tensorflow(args):
     code = (

@@ -5,7 +5,7 @@ layer is a sub-package that may import only the layers before it (docs/architect
 ``tests/test_layers.py`` enforces it)::
 
     contract -> config -> plugins -> data -> model -> runs -> evaluate -> export -> pictures
-             -> train -> testing -> api -> cli
+             -> train -> testing -> api -> studies -> cli
 
 Plugin authors import from :mod:`genmod.contract` (interfaces, options, errors, ``hookimpl``),
 :mod:`genmod.data` (datasets), :mod:`genmod.testing` (the conformance kit) and

@@ -1,5 +1,5 @@
-"""Charts drawn with matplotlib: the latent-space scatter, learning curves and the figure of
-``genmod evaluate``.
+"""Charts drawn with matplotlib: the latent-space scatter, learning curves, the figure of
+``genmod evaluate`` and the aggregate of ``genmod runs --group-by`` (``--chart``).
 
 matplotlib is imported inside the functions that draw (importing this module stays light,
 ``genmod --help`` never pays for it), and only through its object-oriented API: a
@@ -9,8 +9,9 @@ atomically (a temporary name, then a rename) like every picture of a run. The sa
 the same PNG bytes (no time stamp or version string in the file).
 
 The functions that build a figure (:func:`latent_scatter`, :func:`learning_curves`,
-:func:`evaluation_figure`) return it, so tests can inspect its axes; the ``save_*`` functions
-draw and write in one go. All values are in nats (per item) unless a key says otherwise.
+:func:`evaluation_figure`, :func:`aggregate_figure`) return it, so tests can inspect its axes;
+the ``save_*`` functions draw and write in one go. All values are in nats (per item) unless a
+key says otherwise.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from genmod.pictures.images import LABEL_COLOURS, _atomic_save
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
+
+    from genmod.runs.aggregate import ChartData
 
 #: fraction of the points' range added on each side of the scatter's axes
 SCATTER_PAD = 0.05
@@ -337,3 +340,53 @@ def save_evaluation_result(
         num_samples=int(result["num_samples"]),
         title=title,
     )
+
+
+# ------------------------------------------------------------------------- aggregate
+def aggregate_figure(data: ChartData) -> Figure:
+    """A value against a setting over groups of runs (``genmod runs --group-by ... --chart``):
+    one line per :class:`~genmod.runs.aggregate.ChartLine` of ``data`` (a combination of the
+    group keys after the first; a legend when there are several), a marker at each group's
+    mean with an error bar of its sample standard deviation (none for a group of one run).
+
+    The x axis is ``data.x_scale``: ``linear`` or ``log`` (numbers), or ``categories`` (the
+    names ``data.categories`` at 0, 1, ...); the axes are labelled with the setting and with
+    the value and its unit, the title names the value and the runs averaged. Every x value
+    drawn is a tick (at most 12; matplotlib's own ticks beyond that)."""
+    figure = _figure(6.4, 4.4)
+    axes = figure.subplots()
+    cycle = ("o", "s", "^", "D", "v", "P", "X", "*")
+    for index, line in enumerate(data.lines):
+        axes.errorbar(
+            line.x,
+            line.mean,
+            yerr=line.std,
+            marker=cycle[index % len(cycle)],
+            markersize=5,
+            capsize=3,
+            linewidth=1.2,
+            label=line.label,
+        )
+    xs = sorted({x for line in data.lines for x in line.x})
+    if data.x_scale == "log":
+        axes.set_xscale("log")
+    if data.x_scale == "categories":
+        axes.set_xticks(range(len(data.categories)), data.categories)
+        axes.set_xlim(-0.5, len(data.categories) - 0.5)
+    elif len(xs) <= 12:
+        axes.set_xticks(xs, [f"{x:g}" for x in xs])
+        axes.minorticks_off()
+    axes.set_xlabel(data.x_label + (" (log scale)" if data.x_scale == "log" else ""))
+    axes.set_ylabel(data.y_label)
+    axes.set_title(data.title, fontsize=10)
+    axes.grid(True, linewidth=0.3, alpha=0.5)
+    if len(data.lines) > 1:
+        axes.legend(fontsize=8, frameon=False)
+    return figure
+
+
+def save_aggregate_chart(data: ChartData, path: Path) -> Path:
+    """:func:`aggregate_figure` written as a PNG to ``path`` (atomically); returns the path.
+    Means near the float limits (a crafted run's) draw without numpy overflow warnings."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return save_figure(aggregate_figure(data), path)

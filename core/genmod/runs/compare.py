@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from genmod.config import files as config_files
+from genmod.config.settings import RunConfig
 from genmod.contract.errors import ConfigError, GenmodError
 from genmod.runs import trust
 from genmod.runs.folder import METRICS_FILE
@@ -120,7 +121,9 @@ class RunValues:
     folder) or ``broken`` (anything else); ``evaluation_format``: 2 (or newer), 1 (a flat
     file of an earlier genmod), ``None`` (not evaluated); ``evaluation_problem`` and
     ``training_problem``: why its evaluation.json or metrics.jsonl was not used (their values
-    are then unknown, ``?``); ``notes``: every damage found, in words.
+    are then unknown, ``?``); ``notes``: every damage found, in words; ``config``: its
+    validated ``config.toml`` (``None`` unless ``status`` is ``ok``), for grouping runs by
+    their settings (:mod:`genmod.runs.aggregate`).
     """
 
     path: Path
@@ -131,6 +134,7 @@ class RunValues:
     values: dict[str, Entry] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     label: str = ""
+    config: RunConfig | None = None
 
     def unknown(self, column: Column) -> bool:
         """Whether this run's value of ``column`` cannot be told (its file was not usable)."""
@@ -265,6 +269,17 @@ def _read_bytes(run_dir: Path, name: str, limit: int) -> bytes | None:
     return data
 
 
+def read_run_file(run_dir: Path, name: str, limit: int) -> tuple[bytes | None, str | None]:
+    """``(bytes, None)`` of the file ``run_dir/name``, ``(None, None)`` when there is none, or
+    ``(None, why)`` when it is not read: a link that leads outside the run folder, not a
+    regular file, larger than ``limit`` bytes, unreadable. The same guard as the run's own
+    files get here; never raises."""
+    try:
+        return _read_bytes(Path(run_dir), name, limit), None
+    except _Unusable as exc:
+        return None, str(exc)
+
+
 def read_run(path: Path) -> RunValues:
     """The values of the run folder ``path``, its damage marked, never an exception."""
     run = RunValues(Path(path))
@@ -273,6 +288,7 @@ def read_run(path: Path) -> RunValues:
     except Exception as exc:  # noqa: BLE001 - damage is reported on the run's own row
         run.status = "broken"
         run.values = {}
+        run.config = None
         run.notes.append(f"{type(exc).__name__}: {clean(exc)}")
     return run
 
@@ -290,6 +306,7 @@ def _read_into(run: RunValues) -> None:
         run.status = "unreadable"
         run.notes.append(f"config.toml: {clean(exc, 300)}")
         return
+    run.config = config
     dataset = _named(config.dataset, dict(config.dataset_options))
     binarize = meta.get("resolved_binarize") or config.binarize
     _read_training(run, dataset, binarize, config.test_size)

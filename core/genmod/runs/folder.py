@@ -11,6 +11,8 @@ Layout (format version 2; docs/runs.md describes it for users)::
     RUN/model/weights*       final model weights (tf.train.Checkpoint format)
     RUN/summary.json         status (running/finished/interrupted/diverged) and last metrics
     RUN/.genmod.lock(.json)  the writer's lock and its holder (genmod.runs.lock)
+    RUN/stdout.log           what the run's processes printed, when their launcher (genmod
+    RUN/stderr.log           sweep) captured it there; written by the launcher, not the run
 
 Every file is written so that a kill at any moment leaves either the old or the new version
 (temporary file + rename; metrics lines are appended whole or cut back). Nothing here imports
@@ -41,6 +43,10 @@ MODEL_DIR = "model"
 BEST_DIR = "best"
 TENSORBOARD_DIR = "tensorboard"
 PICTURES_DIR = "pictures"
+#: the output of the process that writes a run, captured into the run folder by whoever
+#: launched it (``genmod sweep``, a batch job): the folder checks ignore them, so a launcher
+#: may create the folder and open these files before ``genmod run --out RUN`` starts
+OUTPUT_LOGS = ("stdout.log", "stderr.log")
 
 
 def default_run_dir(config: RunConfig, root: Path = Path("runs")) -> Path:
@@ -54,8 +60,14 @@ def default_run_dir(config: RunConfig, root: Path = Path("runs")) -> Path:
 
 
 def _contents(path: Path) -> list[Path]:
-    """What a folder holds, apart from the writer's lock (:mod:`genmod.runs.lock`)."""
-    return [p for p in path.iterdir() if not is_lock_file(p.name)]
+    """What a folder holds, apart from the writer's lock (:mod:`genmod.runs.lock`) and the
+    launcher's :data:`OUTPUT_LOGS` (regular files only: a folder or link of that name counts)."""
+    return [
+        p
+        for p in path.iterdir()
+        if not is_lock_file(p.name)
+        and not (p.name in OUTPUT_LOGS and p.is_file() and not p.is_symlink())
+    ]
 
 
 def check_new_run_dir(path: Path, *, overwrite: bool) -> None:

@@ -158,7 +158,9 @@ def describe_holder(record: dict[str, Any] | None) -> str:
     return text + ")"
 
 
-def _refusal(run_dir: Path, record: dict[str, Any] | None, hint: str) -> RunDirError:
+def _refusal(
+    run_dir: Path, record: dict[str, Any] | None, hint: str, what: str = "run folder"
+) -> RunDirError:
     same_host = bool(record) and record.get("host") == socket.gethostname()
     if not record:
         way_out = "wait for it to finish"
@@ -172,7 +174,7 @@ def _refusal(run_dir: Path, record: dict[str, Any] | None, hint: str) -> RunDirE
             f"{HOLDER_FILE!r} to break it"
         )
     return RunDirError(
-        f"the run folder {str(run_dir)!r} is being written by {describe_holder(record)}; "
+        f"the {what} {str(run_dir)!r} is being written by {describe_holder(record)}; "
         f"{way_out}.{(' ' + hint) if hint else ''}"
     )
 
@@ -217,14 +219,21 @@ class _Heartbeat:
 
 @contextlib.contextmanager
 def run_lock(
-    run_dir: str | Path, command: str, *, create: bool = False, hint: str = ""
+    run_dir: str | Path,
+    command: str,
+    *,
+    create: bool = False,
+    hint: str = "",
+    what: str = "run folder",
 ) -> Iterator[Path]:
     """Hold the exclusive writer's lock of ``run_dir`` for the ``with`` block.
 
     ``command`` names the holder in its record (``genmod resume``); ``create`` makes the
     folder (with its parents) when it does not exist, for a new run; without it a folder that
     is not a run (no ``config.toml``) is left untouched and unlocked, for the caller's own
-    checks to report. ``hint`` is added to the refusal, e.g. ``--out`` for a picture command.
+    checks to report. ``hint`` is added to the refusal, e.g. ``--out`` for a picture command;
+    ``what`` names the folder in it (``"study folder"`` for ``genmod sweep``, which locks a
+    study folder the same way).
     Raises :class:`RunDirError` naming the holder (pid, host, command, since when) when another
     process holds the lock. Re-entrant within one process.
     """
@@ -264,18 +273,18 @@ def run_lock(
     try:
         lock.acquire()
     except filelock.Timeout:
-        raise _refusal(run_dir, _current_holder(run_dir), hint) from None
+        raise _refusal(run_dir, _current_holder(run_dir), hint, what) from None
     except OSError as exc:
         if exc.errno not in (errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP):
             raise RunDirError(
-                f"cannot lock the run folder {str(run_dir)!r}: {exc.strerror or exc}."
+                f"cannot lock the {what} {str(run_dir)!r}: {exc.strerror or exc}."
             ) from None
         flock_works = False  # no OS locks here: the holder record alone guards the folder
     heartbeat: _Heartbeat | None = None
     try:
         found = read_holder(run_dir)
         if _record_is_live(found, flock_works=flock_works):
-            raise _refusal(run_dir, found, hint)
+            raise _refusal(run_dir, found, hint, what)
         record = {
             "pid": os.getpid(),
             "host": socket.gethostname(),

@@ -16,6 +16,7 @@ from genmod.cli.commands.recipes import recipes
 from genmod.cli.commands.resume import resume
 from genmod.cli.commands.run import run
 from genmod.cli.commands.runs import runs
+from genmod.cli.commands.sweep import sweep
 
 #: in the order `genmod --help` lists them (click sorts by name anyway)
 BUILTIN_COMMANDS = (
@@ -23,6 +24,7 @@ BUILTIN_COMMANDS = (
     resume,
     runs,
     compare,
+    sweep,
     evaluate,
     export,
     sample,

@@ -1,4 +1,6 @@
-"""`genmod runs [FOLDER]`: the runs in a folder with their key metrics (no TensorFlow)."""
+"""`genmod runs [FOLDER]`: the runs in a folder with their key metrics, or (``--group-by``)
+their values aggregated over seeds (:mod:`genmod.runs.aggregate`), optionally charted
+(:func:`genmod.pictures.charts.save_aggregate_chart`). No TensorFlow."""
 
 from __future__ import annotations
 
@@ -136,22 +138,136 @@ def _evaluation_text(info: dict[str, Any]) -> str:
     return ", ".join(parts[:3])
 
 
+def _names(values: tuple[str, ...]) -> list[str]:
+    """``--value fid --value mig,kid`` as ``[fid, mig, kid]``."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def _printable(text: str) -> str:
+    """``text`` as stdout can encode it (``?`` for what it cannot)."""
+    encoding = getattr(click.get_text_stream("stdout"), "encoding", None) or "utf-8"
+    try:
+        return text.encode(encoding, errors="replace").decode(encoding)
+    except LookupError:
+        return text
+
+
+def _aggregate(
+    root: Path, group_by: list[str], values: list[str], as_json: bool, chart: str | None
+) -> None:
+    """``genmod runs FOLDER --group-by ...``: the table or JSON, and the chart if asked."""
+    from genmod.runs import aggregate as aggregation
+    from genmod.runs import compare as comparison
+
+    result = aggregation.aggregate(comparison.find_runs([root]), group_by, values)
+    drawn = None
+    if chart is not None:
+        data = aggregation.chart_data(result, values[0] if values else None)
+        from genmod.pictures import charts
+
+        path = Path(chart) if chart else aggregation.chart_path(root, data.value)
+        drawn = {
+            "path": str(charts.save_aggregate_chart(data, path)),
+            "value": data.value,
+            "x": data.x_label,
+            "x_scale": data.x_scale,
+            "lines": len(data.lines),
+            "runs": data.runs,
+            "left_out": data.left_out,
+        }
+    if as_json:
+        found = aggregation.to_json(result)
+        if drawn is not None:
+            found["chart"] = drawn
+        click.echo(json.dumps(found, indent=2))
+        return
+    if not result.runs:
+        click.echo(f"no runs in {root}")
+        return
+    unicode = _printable("±†") == "±†"
+    lines = aggregation.render_table(
+        result, mark="†" if unicode else "+", plus_minus="±" if unicode else "+-"
+    )
+    for line in lines:
+        click.echo(_printable(line))
+    if drawn is not None:
+        axis = {"categories": "categories", "log": "log scale", "linear": "linear scale"}
+        left = f"; left out: {', '.join(drawn['left_out'])}" if drawn["left_out"] else ""
+        click.echo(
+            _printable(
+                f"chart: {drawn['path']} ({drawn['value']} against {drawn['x']}, "
+                f"{axis[drawn['x_scale']]}, {drawn['lines']} line(s), {drawn['runs']} runs"
+                f"{left})"
+            )
+        )
+
+
 @click.command()
 @click.argument("folder", type=click.Path(file_okay=False), default="runs")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per run.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON: one object per run, or the groups."
+)
+@click.option(
+    "--group-by",
+    "group_by",
+    multiple=True,
+    metavar="KEY[,KEY...]",
+    help="Aggregate over seeds: group the runs by these settings of their config.toml (a key "
+    "such as latent_dim, seed, likelihood, or <kind>_options.<key> such as "
+    "objective_options.beta; a short name such as beta when only one setting ends so) and "
+    "show each group's mean, sample standard deviation (ddof=1) and count per value.",
+)
+@click.option(
+    "--value",
+    "values",
+    multiple=True,
+    metavar="NAME[,NAME...]",
+    help="With --group-by: aggregate these values, in this order (test_elbo, log_likelihood, "
+    "nll, fid, mig, ..., or a metric's name for its single numbers). Default: the test ELBO "
+    "and every single number of evaluation.json.",
+)
+@click.option(
+    "--chart",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[PATH]",
+    help="With --group-by: draw the first --value (default: the first value) against the "
+    "first key, one line per combination of the other keys, error bars = std over seeds; "
+    "written to PATH, or FOLDER/aggregate-<value>.png. Put FOLDER before it.",
+)
 @handle_errors
-def runs(folder: str, as_json: bool) -> None:
-    """List the runs in FOLDER (default: runs) with their status and ELBOs (nats per item).
+def runs(
+    folder: str,
+    as_json: bool,
+    group_by: tuple[str, ...] = (),
+    values: tuple[str, ...] = (),
+    chart: str | None = None,
+) -> None:
+    """List the runs in FOLDER (default: runs) with their status and ELBOs (nats per item),
+    or aggregate their values over seeds (--group-by).
 
     Columns: run folder, model (dataset: encoder/decoder-likelihood, latent size, posterior,
     prior and objective), status, epochs done, the last test ELBO, the best validation ELBO,
     and what `genmod evaluate` recorded; runs on 8-bit data also give bits/dim. `--json` also
     gives each component's options. `genmod compare` puts every evaluated value of several
     runs side by side.
+
+    With --group-by (a study folder or any folder of runs): one row per group (the distinct
+    values of the keys, sorted), with the finished runs averaged, the runs not finished
+    (counted by status, left out), and per value `mean ± std (n)` with its unit; `std` is the
+    sample standard deviation (ddof=1), `-` for one run. `differs†`: the group's runs were
+    measured differently (not averaged); `†` after a value's name: the groups were.
     """
     root = Path(folder)
     if not root.is_dir():
         raise GenmodError(f"{folder!r} is not a folder.")
+    keys = _names(group_by)
+    if keys:
+        _aggregate(root, keys, _names(values), as_json, chart)
+        return
+    if values or chart is not None:
+        raise GenmodError("--value and --chart go with --group-by KEY[,KEY...].")
     infos = [_describe_or_mark(p) for p in find_runs(root)]
     if as_json:
         click.echo(json.dumps(infos, indent=2))

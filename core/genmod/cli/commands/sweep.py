@@ -1,0 +1,165 @@
+"""`genmod sweep STUDY.toml`: run a study (docs/studies.md); `--status DIR` shows its runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from genmod.cli.common import handle_errors
+from genmod.studies.executors import EXECUTORS, PLANNED_EXECUTORS
+
+if TYPE_CHECKING:
+    from genmod.studies.sweep import StudyStatus
+
+
+@click.command()
+@click.argument("study_file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The study folder. Default: studies/<name>.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs at once (local executor). Default: one per visible GPU (CUDA_VISIBLE_DEVICES, "
+    "else nvidia-smi), else 1; each job sees its own GPU.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default="local",
+    show_default=True,
+    help="What starts the runs: local (a pool of processes on this machine). Planned: "
+    + ", ".join(PLANNED_EXECUTORS)
+    + ".",
+)
+@click.option(
+    "--add",
+    is_flag=True,
+    help="Accept a study file that adds runs to the folder's plan (every existing run must be "
+    "in it, unchanged).",
+)
+@click.option(
+    "--data-dir",
+    envvar="GENMOD_DATA_DIR",
+    type=click.Path(file_okay=False),
+    help="The dataset's folder for every run (env GENMOD_DATA_DIR). Default: [base] data_dir "
+    "of the study file, else the per-user cache.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan and what would run; write nothing.")
+@click.option(
+    "--status",
+    "status_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Show the state of each run of the study in DIR (done, running, failed, unfinished, "
+    "pending) instead of sweeping.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="With --status or --dry-run: print JSON only."
+)
+@handle_errors
+def sweep(
+    study_file: str | None,
+    out_dir: str | None,
+    jobs: int | None,
+    executor: str,
+    add: bool,
+    data_dir: str | None,
+    dry_run: bool,
+    status_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Train every run of the study in STUDY_FILE (a grid, a random search, seeds) into one
+    study folder.
+
+    The study file is TOML: [base] settings (anything a --config file accepts, or recipe =
+    "NAME"), a [grid] of values per setting, an optional [random] search and seeds = [...].
+    Every run is named and resolved before any starts (a bad combination is refused, naming the
+    run and the setting); the plan goes into STUDY/study.json first. Sweeping again skips
+    finished runs and resumes unfinished ones, so a killed sweep continues where it stopped; a
+    study file that changed since is refused unless it only adds runs (--add). Each run's output
+    goes to RUN/stdout.log and RUN/stderr.log. Exit code: 0 when every run is done, 1 when a
+    run failed, 128 + N when signal N stopped the sweep (every run resumable).
+    """
+    from genmod.plugins import get_registry
+    from genmod.studies import sweep as sweeping
+    from genmod.studies.executors import make_executor
+    from genmod.studies.plan import load_study
+    from genmod.studies.record import plan_record
+
+    if status_dir is not None:
+        if study_file is not None or dry_run or add:
+            raise click.UsageError("--status DIR takes no STUDY_FILE, --dry-run or --add.")
+        _print_status(sweeping.study_status(status_dir), as_json)
+        return
+    if study_file is None:
+        raise click.UsageError("give a STUDY_FILE to sweep, or --status DIR.")
+    if as_json and not dry_run:
+        raise click.UsageError("--json goes with --status or --dry-run.")
+    plan = load_study(study_file, get_registry(), data_dir=data_dir)
+    study_dir = Path(out_dir) if out_dir else sweeping.default_study_dir(plan)
+    if dry_run:
+        lines = sweeping.plan_lines(plan, study_dir, add=add)
+        if as_json:
+            click.echo(json.dumps(plan_record(plan), indent=2, default=str))
+        else:
+            click.echo("\n".join(lines))
+        return
+    chosen = make_executor(executor, jobs=jobs)
+    result = sweeping.sweep(plan, study_dir, chosen, add=add, log=_echo)
+    sys.exit(result.exit_code)
+
+
+def _echo(line: str) -> None:
+    """One line of the sweep's report, at once (runs take minutes between lines)."""
+    click.echo(line)
+    sys.stdout.flush()
+
+
+def _print_status(status: StudyStatus, as_json: bool) -> None:
+    """``--status``: a table (a line of counts, then one row per run), or JSON."""
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "study": status.name,
+                    "folder": str(status.study_dir),
+                    "sweeper": status.sweeper,
+                    "counts": status.counts,
+                    "runs": [
+                        {
+                            "name": r.name,
+                            "state": r.state,
+                            "epochs_done": r.epochs_done,
+                            "attempts": r.attempts,
+                            "note": r.note,
+                            "exit_code": r.exit_code,
+                            "error": r.error,
+                        }
+                        for r in status.runs
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    counts = ", ".join(f"{n} {state}" for state, n in status.counts.items() if n)
+    sweeper = f"; swept now by {status.sweeper}" if status.sweeper else ""
+    click.echo(
+        f"study {status.name} in {status.study_dir}: {len(status.runs)} runs: {counts}{sweeper}"
+    )
+    width = max([len(r.name) for r in status.runs] + [3])
+    click.echo(f"{'run':<{width}}  {'state':<10}  {'epochs':>6}  {'tries':>5}  note")
+    for r in status.runs:
+        note = r.note if r.error is None else f"{r.note}: {r.error}"
+        click.echo(f"{r.name:<{width}}  {r.state:<10}  {r.epochs_done:>6}  {r.attempts:>5}  {note}")

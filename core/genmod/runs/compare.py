@@ -51,6 +51,8 @@ MAX_NAME = 40
 #: the columns read from metrics.jsonl (its last epoch), named as there: unit, higher is better
 TRAINING_VALUES = {
     "test_elbo": ("nats", True),
+    "test_reconstruction": ("nats", True),
+    "test_kl": ("nats", None),
     "test_bits_per_dim": ("bits/dim", False),
 }
 
@@ -314,7 +316,8 @@ def _read_into(run: RunValues) -> None:
 
 
 def _read_training(run: RunValues, dataset: str, binarize: Any, test_size: Any) -> None:
-    """The last epoch's test ELBO (and bits/dim) of metrics.jsonl, read as
+    """The last epoch's test ELBO, its reconstruction and KL terms (and bits/dim) of
+    metrics.jsonl, read as
     :func:`genmod.runs.folder.read_metrics` does: up to the first damaged line."""
     try:
         data = _read_bytes(run.path, METRICS_FILE, MAX_METRICS_BYTES)

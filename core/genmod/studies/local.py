@@ -20,19 +20,24 @@ import collections
 import contextlib
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from genmod.contract.errors import ConfigError
-from genmod.runs.folder import OUTPUT_LOGS
-from genmod.studies.executors import Reporter, Task, exit_description, last_error_line
-from genmod.studies.state import now_stamp
+from genmod.contract.options import Option
+from genmod.studies.executors import Reporter, Task
+from genmod.studies.launch import (
+    EXIT_NOT_STARTED,
+    Started,
+    failure_line,
+    not_started_line,
+    signals_recorded,
+    start_process,
+)
 
 __all__ = ["LocalExecutor", "slot_gpus", "visible_gpus"]
 
@@ -79,11 +84,11 @@ def slot_gpus(gpus: Sequence[str], jobs: int) -> list[str | None]:
 
 
 class _Launched:
-    """A started task: its process, slot, start time and where this attempt's stderr began."""
+    """A started task: its attempt (process, stderr offset, start time) and its slot."""
 
-    def __init__(self, task: Task, process: subprocess.Popen, slot: int, offset: int) -> None:
-        self.task, self.process, self.slot, self.offset = task, process, slot, offset
-        self.started = time.monotonic()
+    def __init__(self, task: Task, attempt: Started, slot: int) -> None:
+        self.task, self.attempt, self.slot = task, attempt, slot
+        self.process = attempt.process
         self.signalled = False
 
 
@@ -91,6 +96,13 @@ class LocalExecutor:
     """Runs tasks as child processes of this one, ``jobs`` at a time (see the module)."""
 
     name = "local"
+    #: ``--executor-opt``: none (``--jobs`` is the local pool's only setting)
+    OPTIONS: tuple[Option, ...] = ()
+
+    @classmethod
+    def from_options(cls, jobs: int | None, options: Mapping[str, Any]) -> LocalExecutor:
+        """The pool of ``jobs`` processes (``options`` is always empty: see :data:`OPTIONS`)."""
+        return cls(jobs)
 
     def __init__(self, jobs: int | None = None, *, gpus: Sequence[str] | None = None) -> None:
         """``jobs``: processes at once (None: one per GPU in ``gpus``, else 1); ``gpus``: the
@@ -100,69 +112,30 @@ class LocalExecutor:
         self.gpus = list(visible_gpus() if gpus is None else gpus)
         self.jobs = jobs if jobs is not None else max(len(self.gpus), 1)
         self.slots = slot_gpus(self.gpus, self.jobs)
-        self._signals: list[int] = []
 
     def describe(self) -> str:
         """``local, 2 jobs, GPUs 0,1`` (or ``no GPU``)."""
         gpus = f"GPUs {','.join(self.gpus)}" if self.gpus else "no GPU known"
         return f"local, {self.jobs} job{'s' if self.jobs != 1 else ''}, {gpus}"
 
-    @contextlib.contextmanager
-    def _signals_caught(self) -> Iterator[None]:
-        """SIGINT and SIGTERM are recorded (not raised) while the pool runs (main thread)."""
-        self._signals = []
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handle(signum: int, frame: Any) -> None:
-            self._signals.append(signum)
-
-        previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
-
     def _launch(self, task: Task, slot: int, reporter: Reporter) -> _Launched | None:
-        task.run_dir.mkdir(parents=True, exist_ok=True)
-        out_path, err_path = (task.run_dir / name for name in OUTPUT_LOGS)
-        command = shlex.join(task.argv).replace("\n", "\\n")
-        header = f"--- genmod sweep, {now_stamp()}: {task.action}: {command}\n"
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ)
         if self.slots[slot] is not None:
             env["CUDA_VISIBLE_DEVICES"] = self.slots[slot]
-        handles: list[IO[bytes]] = []
         try:
-            for path in (out_path, err_path):
-                handles.append(open(path, "ab"))  # closed below, once Popen holds it
-                handles[-1].write(header.encode("utf-8"))
-                handles[-1].flush()
-            offset = handles[1].tell()
-            process = subprocess.Popen(
-                list(task.argv),
-                stdin=subprocess.DEVNULL,
-                stdout=handles[0],
-                stderr=handles[1],
-                env=env,
-                start_new_session=True,  # a terminal's Ctrl-C reaches the sweep, which relays it
-            )
+            attempt = start_process(task, env=env)
         except OSError as exc:
             reporter.started(task, 0, self.slots[slot])
             reporter.ended(
                 task,
-                127,
-                error=f"could not start {task.argv[0]!r}: {exc.strerror or exc}",
+                EXIT_NOT_STARTED,
+                error=not_started_line(task, exc),
                 interrupted=False,
                 seconds=0.0,
             )
             return None
-        finally:
-            for handle in handles:
-                handle.close()
-        reporter.started(task, process.pid, self.slots[slot])
-        return _Launched(task, process, slot, offset)
+        reporter.started(task, attempt.process.pid, self.slots[slot])
+        return _Launched(task, attempt, slot)
 
     def execute(self, tasks: Sequence[Task], reporter: Reporter) -> int | None:
         """See :meth:`genmod.studies.executors.Executor.execute`."""
@@ -170,16 +143,16 @@ class LocalExecutor:
         running: list[_Launched] = []
         free = list(range(self.jobs))
         killed = False
-        with self._signals_caught():
+        with signals_recorded() as received:
             try:
                 while waiting or running:
-                    if self._signals:
+                    if received:
                         waiting.clear()
                         for launched in running:
                             if not launched.signalled:
                                 launched.signalled = True
                                 _signal(launched.process, signal.SIGTERM)
-                        if len(self._signals) > 1 and not killed:
+                        if len(received) > 1 and not killed:
                             killed = True
                             for launched in running:
                                 _signal(launched.process, signal.SIGKILL)
@@ -202,20 +175,16 @@ class LocalExecutor:
                     _signal(launched.process, signal.SIGTERM)
                 for launched in running:
                     launched.process.wait()
-        return self._signals[0] if self._signals else None
+        return received[0] if received else None
 
     def _report_end(self, launched: _Launched, reporter: Reporter) -> None:
         code = int(launched.process.returncode)
-        error = None
-        if code != 0:
-            error = last_error_line(launched.task.run_dir / OUTPUT_LOGS[1], launched.offset)
-            error = error or exit_description(code)
         reporter.ended(
             launched.task,
             code,
-            error=error,
+            error=failure_line(launched.task, code, launched.attempt.offset),
             interrupted=launched.signalled,
-            seconds=time.monotonic() - launched.started,
+            seconds=time.monotonic() - launched.attempt.started,
         )
 
 

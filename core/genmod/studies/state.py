@@ -12,8 +12,9 @@ A run is (:data:`STATES`):
 - ``pending``: nothing of it yet (no folder, or only the launcher's logs).
 
 The attempts live in ``STUDY/sweep-state.json``, written atomically by the sweep that holds the
-study's lock: per run, each attempt's action (``run``/``resume``), pid, host, start and end,
-exit code, last error line and whether the sweep interrupted it. No TensorFlow here.
+study's lock: per run, each attempt's action (``run``/``resume``), pid and host (of the sweep's
+child; a cluster job has no pid here but its ``job``, e.g. ``slurm job 4242``), start and end,
+exit code, last error line and whether it was interrupted. No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -80,9 +81,10 @@ class Attempts:
         attempts = self.of(name)
         return attempts[-1] if attempts else None
 
-    def started(self, name: str, action: str, pid: int, **extra: Any) -> dict[str, Any]:
+    def started(self, name: str, action: str, pid: int | None, **extra: Any) -> dict[str, Any]:
         """Record that ``action`` (``run``/``resume``) of run ``name`` started as process
-        ``pid``; returns the attempt (``extra`` adds fields, e.g. ``gpus``)."""
+        ``pid`` on this host (None: elsewhere, a cluster job); returns the attempt (``extra``
+        adds fields, e.g. ``gpus``, ``job``)."""
         attempt = {
             "action": action,
             "pid": pid,

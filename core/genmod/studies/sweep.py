@@ -59,16 +59,17 @@ def genmod_command() -> list[str]:
 
 def task_for(plan: Plan, run: PlannedRun, study_dir: Path) -> Task:
     """The command that continues ``run``: ``genmod resume`` when its folder holds a
-    ``config.toml`` (the run started), else ``genmod run`` with its planned config file."""
+    ``config.toml`` (the run started), else ``genmod run`` with its planned config file (and
+    the ``genmod resume`` command as its :attr:`Task.resume_argv`)."""
     run_dir = Path(study_dir) / run.name
     data = ["--data-dir", plan.data_dir] if plan.data_dir else []
+    resume = (*genmod_command(), "resume", str(run_dir), *data)
     if (run_dir / CONFIG_FILE).is_file():
-        argv = [*genmod_command(), "resume", str(run_dir), *data]
-        return Task(run.name, "resume", tuple(argv), run_dir)
+        return Task(run.name, "resume", resume, run_dir)
     recipe = ["--recipe", plan.recipe.partition("@")[0]] if plan.recipe else []
     config = records.run_config_path(study_dir, run.name)
     argv = [*genmod_command(), "run", "--config", str(config), "--out", str(run_dir)]
-    return Task(run.name, "run", tuple(argv + data + recipe), run_dir)
+    return Task(run.name, "run", tuple(argv + data + recipe), run_dir, resume_argv=resume)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,12 +132,17 @@ class _Reporter:
         self.count = 0
         self.started_names: list[str] = []
 
-    def started(self, task: Task, pid: int, gpus: str | None) -> None:
+    def started(
+        self, task: Task, pid: int | None, gpus: str | None, *, job: str | None = None
+    ) -> None:
         self.count += 1
         self.started_names.append(task.name)
         extra: dict[str, Any] = {"gpus": gpus} if gpus is not None else {}
+        if job is not None:
+            extra["job"] = job
         self.attempts.started(task.name, task.action, pid, **extra)
         where = f" on GPU {gpus}" if gpus is not None else ""
+        where += f" as {job}" if job is not None else ""
         self.log(f"[{self.count}/{self.total}] {task.action} {task.name}{where}")
 
     def ended(

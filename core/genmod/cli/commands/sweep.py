@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from genmod.cli.common import handle_errors
-from genmod.studies.executors import EXECUTORS, PLANNED_EXECUTORS
+from genmod.studies.executors import EXECUTORS
 
 if TYPE_CHECKING:
     from genmod.studies.sweep import StudyStatus
@@ -29,17 +29,28 @@ if TYPE_CHECKING:
     "--jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Runs at once (local executor). Default: one per visible GPU (CUDA_VISIBLE_DEVICES, "
-    "else nvidia-smi), else 1; each job sees its own GPU.",
+    help="Runs at once. local: default one per visible GPU (CUDA_VISIBLE_DEVICES, else "
+    "nvidia-smi), else 1; each job sees its own GPU. slurm, ray: at most N jobs submitted at "
+    "once (default: all; the cluster queues them).",
 )
 @click.option(
     "--executor",
     type=click.Choice(EXECUTORS),
     default="local",
     show_default=True,
-    help="What starts the runs: local (a pool of processes on this machine). Planned: "
-    + ", ".join(PLANNED_EXECUTORS)
-    + ".",
+    help="What starts the runs: local (a pool of processes on this machine), slurm (each run a "
+    "Slurm job, through submitit: pip install 'genmod[slurm]'), ray (each run a Ray task, on "
+    "a running cluster or a local one: pip install 'genmod[ray]').",
+)
+@click.option(
+    "--executor-opt",
+    "executor_opts",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the executor (repeatable). slurm: partition, account, qos, time_min "
+    "(default 1440), gpus_per_node (0), cpus_per_task, mem_gb, cluster (slurm, or local: "
+    "submitit's local executor). ray: address (default: a local cluster on 127.0.0.1), "
+    "num_cpus (1), num_gpus (0) per run. See docs/studies.md.",
 )
 @click.option(
     "--add",
@@ -73,6 +84,7 @@ def sweep(
     out_dir: str | None,
     jobs: int | None,
     executor: str,
+    executor_opts: tuple[str, ...],
     add: bool,
     data_dir: str | None,
     dry_run: bool,
@@ -88,12 +100,13 @@ def sweep(
     run and the setting); the plan goes into STUDY/study.json first. Sweeping again skips
     finished runs and resumes unfinished ones, so a killed sweep continues where it stopped; a
     study file that changed since is refused unless it only adds runs (--add). Each run's output
-    goes to RUN/stdout.log and RUN/stderr.log. Exit code: 0 when every run is done, 1 when a
-    run failed, 128 + N when signal N stopped the sweep (every run resumable).
+    goes to RUN/stdout.log and RUN/stderr.log. --executor slurm or ray sends the runs to a
+    cluster (docs/studies.md, "Executors"). Exit code: 0 when every run is done, 1 when a run
+    failed, 128 + N when signal N stopped the sweep (every run resumable).
     """
     from genmod.plugins import get_registry
     from genmod.studies import sweep as sweeping
-    from genmod.studies.executors import make_executor
+    from genmod.studies.executors import executor_options, make_executor
     from genmod.studies.plan import load_study
     from genmod.studies.record import plan_record
 
@@ -106,6 +119,7 @@ def sweep(
         raise click.UsageError("give a STUDY_FILE to sweep, or --status DIR.")
     if as_json and not dry_run:
         raise click.UsageError("--json goes with --status or --dry-run.")
+    executor_options(executor, executor_opts)  # refused before the plan; imports no engine
     plan = load_study(study_file, get_registry(), data_dir=data_dir)
     study_dir = Path(out_dir) if out_dir else sweeping.default_study_dir(plan)
     if dry_run:
@@ -115,7 +129,7 @@ def sweep(
         else:
             click.echo("\n".join(lines))
         return
-    chosen = make_executor(executor, jobs=jobs)
+    chosen = make_executor(executor, jobs=jobs, options=executor_opts)
     result = sweeping.sweep(plan, study_dir, chosen, add=add, log=_echo)
     sys.exit(result.exit_code)
 

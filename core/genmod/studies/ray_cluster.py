@@ -1,0 +1,167 @@
+"""The ``ray`` executor: each run a Ray task (``pip install 'genmod[ray]'``).
+
+Each task is a Ray remote task that calls :func:`genmod.studies.launch.run_to_end` on a worker:
+the same ``genmod run``/``genmod resume`` command line the local pool runs, as a subprocess of
+the worker, in the sweep's working folder, with its output appended to ``RUN/stdout.log`` and
+``RUN/stderr.log``. Each task reserves ``num_cpus`` CPUs and ``num_gpus`` GPUs (Ray gives the
+worker its GPUs through ``CUDA_VISIBLE_DEVICES``, which the run inherits), and is not retried by
+Ray (``max_retries=0``: the next sweep retries a failed run, with ``resume``).
+
+``--executor-opt address=...`` joins a running cluster (``ray://HEAD:10001``, ``HEAD:6379``,
+or ``auto`` for one started with ``ray start`` here); its nodes must see genmod's Python, the
+study folder and the data at the same paths (a shared filesystem). Without it, a local cluster
+is started for the study, on 127.0.0.1 only, without the dashboard and with Ray's usage
+statistics off (unless ``RAY_USAGE_STATS_ENABLED`` says otherwise), and shut down at its end.
+
+Stopping: a cancelled task (the sweep got SIGINT/SIGTERM) gets Ray's ``KeyboardInterrupt``,
+which its worker relays to the run as SIGTERM (it saves a checkpoint). No TensorFlow here; Ray
+is imported when the executor is built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from genmod.contract.options import Option
+from genmod.studies.cluster import SubmittingExecutor
+from genmod.studies.executors import Task
+from genmod.studies.launch import Outcome, run_to_end
+
+__all__ = ["LOCAL_ADDRESS", "RayExecutor"]
+
+#: the only address a local cluster started for a study listens on
+LOCAL_ADDRESS = "127.0.0.1"
+#: the object store of a local cluster: tasks exchange only small outcomes
+_LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024
+
+
+class RayExecutor(SubmittingExecutor):
+    """Runs each task as a Ray task (see the module)."""
+
+    name = "ray"
+    poll_seconds = 0.5
+    #: what ``--executor-opt`` accepts
+    OPTIONS: tuple[Option, ...] = (
+        Option(
+            "address",
+            "str",
+            None,
+            "a running cluster to join (ray://HEAD:10001, HEAD:6379, auto); unset: a local "
+            "cluster on 127.0.0.1, started for the study and shut down after it",
+        ),
+        Option("num_cpus", "float", 1.0, "CPUs each run reserves", min=0),
+        Option("num_gpus", "float", 0.0, "GPUs each run reserves", min=0),
+    )
+
+    @classmethod
+    def from_options(cls, jobs: int | None, options: Mapping[str, Any]) -> RayExecutor:
+        """Build it from resolved ``--executor-opt`` values (:func:`executor_options`)."""
+        return cls(jobs, **options)
+
+    def __init__(
+        self,
+        jobs: int | None = None,
+        *,
+        address: str | None = None,
+        num_cpus: float = 1.0,
+        num_gpus: float = 0.0,
+    ) -> None:
+        """``jobs``: at most this many tasks submitted at once (None: all, Ray queues them by
+        their resources); the others are the options of :data:`OPTIONS`. Imports Ray (a
+        missing one is the caller's refusal, :func:`genmod.studies.executors.require_extra`);
+        connects to nothing until :meth:`execute`."""
+        super().__init__(jobs)
+        import ray
+
+        self.ray = ray
+        self.address = address or None
+        self.num_cpus, self.num_gpus = float(num_cpus), float(num_gpus)
+        self._remote: Any = None
+        self._local_resources: dict[str, float] | None = None
+        self._cwd = os.getcwd()
+
+    def describe(self) -> str:
+        """``ray, a local cluster on 127.0.0.1, 1 CPU and 0 GPU per run, all submitted at
+        once`` (or ``ray at ADDRESS, ...``)."""
+        where = (
+            f"ray at {self.address}" if self.address else f"ray, a local cluster on {LOCAL_ADDRESS}"
+        )
+        per_run = f"{self.num_cpus:g} CPU and {self.num_gpus:g} GPU per run"
+        return f"{where}, {per_run}, {self._at_once()}"
+
+    @contextlib.contextmanager
+    def session(self, tasks: Sequence[Task]) -> Iterator[None]:
+        """Connected to the cluster of ``address``, or to a local one started here (shut down
+        at the end of the block); a process already connected to Ray stays connected."""
+        ray = self.ray
+        self._cwd = os.getcwd()
+        owned = not ray.is_initialized()
+        if owned and self.address:
+            ray.init(address=self.address)
+        elif owned:
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            ray.init(
+                address="local",
+                include_dashboard=False,
+                object_store_memory=_LOCAL_OBJECT_STORE_BYTES,
+                _node_ip_address=LOCAL_ADDRESS,
+            )
+            self._local_resources = dict(ray.cluster_resources())
+        self._remote = ray.remote(run_to_end)
+        try:
+            yield
+        finally:
+            self._remote = None
+            if owned:
+                ray.shutdown()
+
+    def submit(self, task: Task) -> tuple[Any, str]:
+        """One Ray task named ``STUDY:RUN``, reserving ``num_cpus`` and ``num_gpus``. On the
+        local cluster, a run that needs more CPUs or GPUs than it has is refused (Ray would
+        keep it waiting for ever; a running cluster may grow, so there it waits)."""
+        if self._local_resources is not None:
+            for option, resource, wanted in (
+                ("num_cpus", "CPU", self.num_cpus),
+                ("num_gpus", "GPU", self.num_gpus),
+            ):
+                has = float(self._local_resources.get(resource, 0.0))
+                if wanted > has:
+                    raise ValueError(
+                        f"each run reserves {option}={wanted:g} and the local Ray cluster has "
+                        f"{has:g} {resource}s"
+                    )
+        study = Path(task.run_dir).parent.name
+        ref = self._remote.options(
+            num_cpus=self.num_cpus,
+            num_gpus=self.num_gpus,
+            max_retries=0,
+            name=f"{study}:{task.name}",
+        ).remote(task, self._cwd)
+        return ref, f"ray task {ref.task_id().hex()}"
+
+    def finished(self, handles: Sequence[Any]) -> list[bool]:
+        """Whether each task has ended (one ``ray.wait`` for all, without waiting)."""
+        ready, _ = self.ray.wait(list(handles), num_returns=len(handles), timeout=0)
+        ended = {ref.hex() for ref in ready}
+        return [ref.hex() in ended for ref in handles]
+
+    def outcome(self, handle: Any, *, cancelled: bool) -> Outcome | None:
+        """The task's returned :class:`Outcome`; None for a cancelled task that left none."""
+        try:
+            result = self.ray.get(handle)
+        except self.ray.exceptions.TaskCancelledError:
+            if cancelled:
+                return None
+            raise
+        if not isinstance(result, Outcome):
+            raise TypeError(f"the task returned {type(result).__name__}, not an Outcome")
+        return result
+
+    def cancel(self, handle: Any) -> None:
+        """``ray.cancel``: a queued task is dropped, a running one gets a KeyboardInterrupt
+        (relayed to the run as SIGTERM)."""
+        self.ray.cancel(handle)

@@ -29,9 +29,12 @@ from genmod.studies.launch import EXIT_NOT_STARTED, Outcome, run_to_end
 
 GENMOD = str(Path(sys.executable).with_name("genmod"))
 #: the Ray tests (marked ``ray``) are skipped where the genmod[ray] extra is not installed
+#: the Ray tests start a Ray cluster on 127.0.0.1 (several processes, seconds of start-up),
+#: which under pytest-xdist on 2 shared cores once hung past its timeout in CI: they run when
+#: asked (GENMOD_TEST_RAY=1, with `pip install 'genmod[ray]'`), as docs/studies.md says
 needs_ray = pytest.mark.skipif(
-    importlib.util.find_spec("ray") is None,
-    reason="Ray is not installed: pip install 'genmod[ray]'",
+    importlib.util.find_spec("ray") is None or os.environ.get("GENMOD_TEST_RAY") != "1",
+    reason="the Ray tests run with GENMOD_TEST_RAY=1 and pip install 'genmod[ray]'",
 )
 
 TINY = """

@@ -726,7 +726,8 @@ def test_a_study_survives_a_kill_runs_every_run_once_and_a_second_sweep_runs_not
 
 
 def test_a_failing_run_is_reported_and_does_not_stop_the_others(tmp_path, mnist_dir):
-    # a batch larger than the 64 training images is refused when the run starts, not before
+    # a batch larger than the 64 training images fails when the run starts (--no-check skips
+    # the check that would refuse it before the sweep starts anything)
     path = write_study(
         tmp_path,
         """
@@ -747,6 +748,7 @@ def test_a_failing_run_is_reported_and_does_not_stop_the_others(tmp_path, mnist_
             "2",
             "--data-dir",
             str(mnist_dir),
+            "--no-check",
         ],
         capture_output=True,
         text=True,
@@ -766,3 +768,31 @@ def test_a_failing_run_is_reported_and_does_not_stop_the_others(tmp_path, mnist_
     ]
     assert "larger than the training set" in (out / "batch_size128" / "stderr.log").read_text()
     assert _epochs(out / "batch_size16") == [1]
+
+
+def test_a_combination_that_cannot_be_built_is_refused_before_any_run_starts(tmp_path, mnist_dir):
+    """RunConfig.resolve accepts a conditional encoder with a VampPrior and a batch larger than
+    the training set; building the run does not: the sweep refuses before starting anything."""
+    for grid, run, words in (
+        ('encoder = ["mlp", "cmlp"]\n', "encoder_cmlp", "conditional encoder"),
+        ("batch_size = [16, 128]\n", "batch_size128", "larger than the training set"),
+    ):
+        base = TINY + (
+            'prior = "vampprior"\nprior_options.components = 4\n' if "cmlp" in grid else ""
+        )
+        base = base.replace('encoder = "mlp"\n', "") if "cmlp" in grid else base
+        path = write_study(tmp_path / run, "[grid]\n" + grid, base=base)
+        out = tmp_path / run / "out"
+        done = subprocess.run(
+            [GENMOD, "sweep", str(path), "--out", str(out), "--data-dir", str(mnist_dir)],
+            capture_output=True,
+            text=True,
+            env=env(),
+            timeout=300,
+        )
+        assert done.returncode == 2, done.stdout + done.stderr
+        error = done.stderr.strip().splitlines()
+        assert len(error) == 1 and error[0].startswith(f"Error: run {run} ("), error
+        assert words in error[0] and "Nothing was started" in error[0]
+        # refused before the plan or any run was written (the study folder holds its lock)
+        assert not (out / "study.json").exists() and not [p for p in out.iterdir() if p.is_dir()]

@@ -459,7 +459,9 @@ def _sweep_a_tiny_study_with_a_failing_run(tmp_path: Path, mnist_dir: Path, *exe
     out = tmp_path / "studies" / "tiny"
     started = time.monotonic()
     done = subprocess.run(
-        [GENMOD, "sweep", str(path), "--out", str(out), "--data-dir", str(mnist_dir), *executor],
+        # --no-check: the batch of 128 fails when its run starts, not in the check before
+        [GENMOD, "sweep", str(path), "--out", str(out), "--data-dir", str(mnist_dir), "--no-check"]
+        + list(executor),
         capture_output=True,
         text=True,
         env=env(),

@@ -53,6 +53,7 @@ __all__ = [
     "TrainingDiverged",
     "TrainingInterrupted",
     "build",
+    "check_run",
     "evaluate",
     "export_run",
     "load_run",
@@ -121,11 +122,8 @@ def train(
     strategy = make_strategy(config.strategy)
     # `auto` becomes a policy now, and config.toml records that policy (resume keeps it)
     config = dataclasses.replace(config, precision=choose_precision(config.precision, log))
-    splits = load_splits(config, registry, data_dir)
+    splits, condition_dim = _checked_data(config, registry, data_dir)
     data = splits.train
-    condition_dim = condition_dim_for(config, registry, data)  # before the run folder exists
-    check_data_for_likelihood(config, registry, data)  # binarization, 8-bit data
-    check_batch_size(config.batch_size, len(data.x_train))  # the trainer's check, before the folder
     _check_path_text(data_dir, out_dir)
     # Built before the run folder exists, so a refused network shape leaves nothing behind.
     keras.utils.set_random_seed(config.seed)
@@ -160,6 +158,36 @@ def train(
         history = loop.run()
     worker_output.cleanup()  # a non-chief worker's temporary folder is deleted
     return RunResult(run_dir, config, assembled.model, history, loop.model_epoch)
+
+
+def _checked_data(
+    config: RunConfig, registry: Registry, data_dir: str | Path | None
+) -> tuple[Any, int]:
+    """The run's data splits and condition size, with every check ``train`` makes of them
+    before its run folder exists (binarization, 8-bit data, the batch size)."""
+    splits = load_splits(config, registry, data_dir)
+    data = splits.train
+    condition_dim = condition_dim_for(config, registry, data)  # before the run folder exists
+    check_data_for_likelihood(config, registry, data)  # binarization, 8-bit data
+    check_batch_size(config.batch_size, len(data.x_train))  # the trainer's check, before the folder
+    return splits, condition_dim
+
+
+def check_run(
+    config: RunConfig,
+    *,
+    data_dir: str | Path | None = None,
+    registry: Registry | None = None,
+) -> None:
+    """Everything :func:`train` checks before it writes anything, without training or writing:
+    the configuration resolves, the data loads and suits the likelihood and the batch size,
+    and the model assembles (a conditional encoder with a VampPrior, a network too deep for the
+    image size, ...). Raises the :class:`genmod.contract.errors.GenmodError` that ``train``
+    would; ``genmod sweep`` calls it for every run of a study before the first one starts."""
+    registry = registry or get_registry()
+    config = config.resolve(registry)
+    splits, condition_dim = _checked_data(config, registry, data_dir)
+    build_model(config, registry, splits.train.data_shape, condition_dim)
 
 
 def _check_path_text(*paths: str | Path | None) -> None:

@@ -167,14 +167,18 @@ def sweep(
     *,
     add: bool = False,
     log: Callable[[str], None] = print,
+    check: Callable[[list[PlannedRun]], None] | None = None,
 ) -> SweepResult:
     """Run ``plan`` in ``study_dir`` with ``executor`` and return what happened.
 
     Refuses, before starting anything, with :class:`~genmod.contract.errors.RunDirError` a
     folder that is not a study folder or that another sweep holds (naming it), and with
     :class:`~genmod.contract.errors.ConfigError` a plan that differs from the folder's
-    ``study.json`` (unless ``add`` and the plan only adds runs). ``log`` receives one line per
-    event. A failed run is recorded and reported; it does not stop the others.
+    ``study.json`` (unless ``add`` and the plan only adds runs). ``check(runs)``, when given,
+    receives the runs not started yet before anything is written, and refuses the sweep by
+    raising (``genmod sweep`` builds each one with :func:`genmod.api.check_run`). ``log``
+    receives one line per event. A failed run is recorded and reported; it does not stop the
+    others.
     """
     study_dir = Path(study_dir)
     started_at = time.monotonic()
@@ -185,6 +189,10 @@ def sweep(
             change = records.reconcile(previous, plan, add=add, study_dir=study_dir)
             if change.added:
                 log(f"adding {len(change.added)} run(s) to the study: {', '.join(change.added)}")
+        if check is not None:
+            fresh = [r for r in plan.runs if not (study_dir / r.name / "config.toml").exists()]
+            if fresh:
+                check(fresh)
         if previous is None or _comparable(previous) != _comparable(records.plan_record(plan)):
             records.write_record(study_dir, plan)  # a new plan, runs added, or new comments
         records.write_run_configs(study_dir, plan)

@@ -53,6 +53,13 @@ if TYPE_CHECKING:
     "num_cpus (1), num_gpus (0) per run. See docs/studies.md.",
 )
 @click.option(
+    "--no-check",
+    "no_check",
+    is_flag=True,
+    help="Do not build every new run before the first starts (the check imports TensorFlow "
+    "and loads each run's data: about a second a run); invalid runs then fail when they start.",
+)
+@click.option(
     "--add",
     is_flag=True,
     help="Accept a study file that adds runs to the folder's plan (every existing run must be "
@@ -88,6 +95,7 @@ def sweep(
     add: bool,
     data_dir: str | None,
     dry_run: bool,
+    no_check: bool,
     status_dir: str | None,
     as_json: bool,
 ) -> None:
@@ -130,8 +138,37 @@ def sweep(
             click.echo("\n".join(lines))
         return
     chosen = make_executor(executor, jobs=jobs, options=executor_opts)
-    result = sweeping.sweep(plan, study_dir, chosen, add=add, log=_echo)
+    check = None if no_check else (lambda runs: _check_new_runs(runs, plan, data_dir))
+    result = sweeping.sweep(plan, study_dir, chosen, add=add, log=_echo, check=check)
     sys.exit(result.exit_code)
+
+
+def _check_new_runs(fresh: list, plan, data_dir: str | None) -> None:
+    """Build the runs not started yet (``fresh``) as ``genmod run`` would, before any starts
+    (genmod.api.check_run: data, likelihood, batch size, model assembly), so an invalid
+    combination is refused now, naming the run, rather than failing in the middle of the
+    study. This is the one step of a sweep that imports TensorFlow."""
+    from genmod.cli.common import quiet_tensorflow
+    from genmod.contract.errors import ConfigError, GenmodError
+
+    _echo(f"checking {len(fresh)} run(s) before the first starts (data, model assembly)")
+    quiet_tensorflow()
+    from genmod.api import check_run
+    from genmod.plugins import get_registry
+
+    registry = get_registry()
+    for run in fresh:
+        try:
+            check_run(run.config, data_dir=data_dir or plan.data_dir, registry=registry)
+        except GenmodError as exc:
+            raise ConfigError(
+                f"run {run.name} ({_point_text(run.point)}) cannot start: {exc} Nothing was "
+                "started; change the study file."
+            ) from None
+
+
+def _point_text(point: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in point.items()) or "the base configuration"
 
 
 def _echo(line: str) -> None:

@@ -11,14 +11,11 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from genmod.cli import cli
 from genmod.config import RunConfig, read_config, read_config_file, write_config
 from genmod.contract.errors import ConfigError, RunDirError
 from genmod.plugins import get_registry
@@ -31,40 +28,11 @@ from genmod.studies.plan import load_study
 from genmod.studies.state import Attempts, run_status
 from genmod.studies.sweep import study_status, sweep
 
-GENMOD = str(Path(sys.executable).with_name("genmod"))
-
-#: the tiny training every end-to-end run uses (one epoch of 64 MNIST images)
-TINY = """
-[base]
-encoder = "mlp"
-encoder_options.hidden = [8]
-decoder_options.hidden = [8]
-latent_dim = 2
-epochs = 1
-batch_size = 32
-train_size = 64
-test_size = 32
-validation_size = 0
-"""
-
-
-def write_study(folder: Path, body: str, name: str = "study.toml", base: str = TINY) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(textwrap.dedent(body) + base)
-    return path
+from study_support import GENMOD, TINY, env, epochs_of, invoke, wait_for, write_study
 
 
 def plan_of(path: Path, **kwargs):
     return load_study(path, get_registry(), **kwargs)
-
-
-def invoke(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def env() -> dict[str, str]:
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 
 
 class FakeExecutor:
@@ -637,18 +605,6 @@ def test_the_local_pool_runs_tasks_at_once_logs_into_the_run_folder_and_reports_
 # --- end to end: real genmod runs -------------------------------------------------------------
 
 
-def _epochs(run: Path) -> list[int]:
-    return [int(r["epoch"]) for r in rundir.read_metrics(run)]
-
-
-def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def test_a_study_survives_a_kill_runs_every_run_once_and_a_second_sweep_runs_nothing(
     tmp_path, mnist_dir
 ):
@@ -673,7 +629,7 @@ def test_a_study_survives_a_kill_runs_every_run_once_and_a_second_sweep_runs_not
     )
     try:
         # killed while the second run trains: it has finished its first of two epochs
-        _wait(lambda: _epochs(out / names[1]), 240, "the second run's first epoch")
+        wait_for(lambda: epochs_of(out / names[1]), 240, "the second run's first epoch")
         assert (out / "study.json").exists()
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=120)
@@ -698,7 +654,7 @@ def test_a_study_survives_a_kill_runs_every_run_once_and_a_second_sweep_runs_not
     attempts = json.loads((out / "sweep-state.json").read_text())["runs"]
     for run in saved["runs"]:
         run_dir = out / run["name"]
-        assert _epochs(run_dir) == [1, 2], run["name"]  # every epoch exactly once
+        assert epochs_of(run_dir) == [1, 2], run["name"]  # every epoch exactly once
         assert rundir.read_summary(run_dir)["status"] == "finished"
         # the run trained the planned configuration
         config, meta = read_config(run_dir)
@@ -767,7 +723,7 @@ def test_a_failing_run_is_reported_and_does_not_stop_the_others(tmp_path, mnist_
         ("batch_size16", "done", None),
     ]
     assert "larger than the training set" in (out / "batch_size128" / "stderr.log").read_text()
-    assert _epochs(out / "batch_size16") == [1]
+    assert epochs_of(out / "batch_size16") == [1]
 
 
 def test_a_combination_that_cannot_be_built_is_refused_before_any_run_starts(tmp_path, mnist_dir):

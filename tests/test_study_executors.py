@@ -13,21 +13,19 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from genmod.cli import cli
 from genmod.contract.errors import ConfigError
 from genmod.studies.cluster import EXIT_LOST, SubmittingExecutor
 from genmod.studies.executors import Task, executor_options, make_executor
 from genmod.studies.launch import EXIT_NOT_STARTED, Outcome, run_to_end
 
-GENMOD = str(Path(sys.executable).with_name("genmod"))
+from study_support import GENMOD, TINY, env, epochs_of, invoke, wait_for, write_study
+
 #: the Ray tests (marked ``ray``) are skipped where the genmod[ray] extra is not installed
 #: the Ray tests start a Ray cluster on 127.0.0.1 (several processes, seconds of start-up),
 #: which under pytest-xdist on 2 shared cores once hung past its timeout in CI: they run when
@@ -37,18 +35,6 @@ needs_ray = pytest.mark.skipif(
     reason="the Ray tests run with GENMOD_TEST_RAY=1 and pip install 'genmod[ray]'",
 )
 
-TINY = """
-[base]
-encoder = "mlp"
-encoder_options.hidden = [8]
-decoder_options.hidden = [8]
-latent_dim = 2
-epochs = 1
-batch_size = 32
-train_size = 64
-test_size = 32
-validation_size = 0
-"""
 
 #: a stand-in run: holds its folder's lock like genmod, exits 3 with an error line when its
 #: name is "bad", and when "slow" waits for SIGTERM, then takes a second to "save a checkpoint"
@@ -97,34 +83,6 @@ print(json.dumps(["describe", executor.describe()]), flush=True)
 stopped = executor.execute(tasks, Reporter())
 print(json.dumps(["returned", stopped]), flush=True)
 """
-
-
-def env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "CUDA_VISIBLE_DEVICES": "",
-        "RAY_USAGE_STATS_ENABLED": "0",
-    }
-
-
-def invoke(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def write_study(folder: Path, body: str, base: str = TINY) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "study.toml"
-    path.write_text(textwrap.dedent(body) + base)
-    return path
-
-
-def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 # --- choosing an executor, its options, its extra -------------------------------------------
@@ -254,7 +212,7 @@ def test_a_worker_runs_the_task_in_the_sweeps_folder_logs_it_and_relays_a_stop(
     if threading.current_thread() is threading.main_thread():
         timer = threading.Thread(
             target=lambda: (
-                _wait(lambda: (slow.run_dir / "ready").exists(), 60, "the run"),
+                wait_for(lambda: (slow.run_dir / "ready").exists(), 60, "the run"),
                 os.kill(os.getpid(), signal.SIGUSR2),
             )
         )
@@ -375,10 +333,10 @@ def _drive(tmp_path: Path, name: str, options: list[str], names: list[str], stop
     )
     try:
         if stop_after:
-            _wait(lambda: (study / stop_after / "ready").exists(), 120, "the slow run to start")
+            wait_for(lambda: (study / stop_after / "ready").exists(), 120, "the slow run to start")
             # the other runs end first (a cancelled run that failed would count as stopped)
             for other in set(names) - {stop_after}:
-                _wait(lambda o=other: _ended(study / o), 60, f"the run {other}")
+                wait_for(lambda o=other: _ended(study / o), 60, f"the run {other}")
             time.sleep(2.0)
             proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=180)
@@ -515,12 +473,6 @@ def test_a_tiny_study_on_a_local_ray_cluster_end_to_end(tmp_path, mnist_dir):
 SLOW_EPOCHS = "train_size = 20000"
 
 
-def _epochs(run: Path) -> list[int]:
-    from genmod.runs import folder as rundir
-
-    return [int(r["epoch"]) for r in rundir.read_metrics(run)]
-
-
 def test_a_slurm_sweep_killed_mid_run_is_resumed_by_the_next_sweep(tmp_path, mnist_dir):
     pytest.importorskip("submitit")
     path = write_study(
@@ -538,7 +490,7 @@ def test_a_slurm_sweep_killed_mid_run_is_resumed_by_the_next_sweep(tmp_path, mni
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env()
     )
     try:
-        _wait(lambda: _epochs(run), 240, "the run's first epoch")
+        wait_for(lambda: epochs_of(run), 240, "the run's first epoch")
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=120)
     finally:
@@ -556,7 +508,7 @@ def test_a_slurm_sweep_killed_mid_run_is_resumed_by_the_next_sweep(tmp_path, mni
     again = subprocess.run(command, capture_output=True, text=True, env=env(), timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "[1/1] resume latent_dim2 as local submitit job" in again.stdout
-    assert _epochs(run) == [1, 2]  # every epoch exactly once
+    assert epochs_of(run) == [1, 2]  # every epoch exactly once
     attempts = json.loads((out / "sweep-state.json").read_text())["runs"]["latent_dim2"]
     assert [(a["action"], a["interrupted"]) for a in attempts] == [
         ("run", True),

@@ -164,3 +164,18 @@ def sampler_options(func: Callable[..., Any]) -> Callable[..., Any]:
         help="Where generated codes come from: prior (z ~ p(z)), gmm (a Gaussian mixture "
         "fitted to the training codes, saved in RUN/samplers/ and reused), or a plugin's.",
     )(func)
+
+
+def comma_separated(values: tuple[str, ...]) -> list[str]:
+    """A repeatable option that also takes commas: ``--value fid --value mig,kid`` as
+    ``[fid, mig, kid]`` (blanks dropped)."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def printable(text: str) -> str:
+    """``text`` as stdout can encode it (``?`` for what it cannot, e.g. ``±`` on ASCII)."""
+    encoding = getattr(click.get_text_stream("stdout"), "encoding", None) or "utf-8"
+    try:
+        return text.encode(encoding, errors="replace").decode(encoding)
+    except LookupError:
+        return text

@@ -11,28 +11,14 @@ from pathlib import Path
 
 import click
 
-from genmod.cli.common import handle_errors
+from genmod.cli.common import comma_separated, handle_errors, printable
 from genmod.contract.errors import GenmodError
 from genmod.runs import compare as comparison
 
 
-def _names(values: tuple[str, ...]) -> list[str]:
-    """``--value fid --value mig,kid`` as ``[fid, mig, kid]``."""
-    return [name.strip() for value in values for name in value.split(",") if name.strip()]
-
-
-def _printable(text: str) -> str:
-    """``text`` as stdout can encode it (``?`` for what it cannot)."""
-    encoding = getattr(click.get_text_stream("stdout"), "encoding", None) or "utf-8"
-    try:
-        return text.encode(encoding, errors="replace").decode(encoding)
-    except LookupError:
-        return text
-
-
 def _mark() -> str:
     """``†`` for columns measured differently, ``+`` where stdout cannot print it."""
-    return "†" if _printable("†") == "†" else "+"
+    return "†" if printable("†") == "†" else "+"
 
 
 @click.command()
@@ -81,7 +67,7 @@ def compare(paths: tuple[str, ...], values: tuple[str, ...], sort_by: str | None
         if not root.is_dir():
             raise GenmodError(f"{str(root)!r} is not a folder.")
     runs = comparison.find_runs(roots)
-    wanted = _names(values)
+    wanted = comma_separated(values)
     names = comparison.choose_values(runs, wanted) if wanted else None
     if sort_by:
         (sort_name,) = comparison.choose_values(runs, [sort_by])[:1]
@@ -96,4 +82,4 @@ def compare(paths: tuple[str, ...], values: tuple[str, ...], sort_by: str | None
         click.echo(f"no runs in {', '.join(map(str, roots))}")
         return
     for line in comparison.render_table(runs, columns, mark=_mark()):
-        click.echo(_printable(line))
+        click.echo(printable(line))

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from genmod.cli.common import handle_errors
+from genmod.cli.common import comma_separated, handle_errors, printable
 from genmod.config import files as config_files
 from genmod.contract.errors import GenmodError
 from genmod.runs import folder as rundir
@@ -138,20 +138,6 @@ def _evaluation_text(info: dict[str, Any]) -> str:
     return ", ".join(parts[:3])
 
 
-def _names(values: tuple[str, ...]) -> list[str]:
-    """``--value fid --value mig,kid`` as ``[fid, mig, kid]``."""
-    return [name.strip() for value in values for name in value.split(",") if name.strip()]
-
-
-def _printable(text: str) -> str:
-    """``text`` as stdout can encode it (``?`` for what it cannot)."""
-    encoding = getattr(click.get_text_stream("stdout"), "encoding", None) or "utf-8"
-    try:
-        return text.encode(encoding, errors="replace").decode(encoding)
-    except LookupError:
-        return text
-
-
 def _aggregate(
     root: Path, group_by: list[str], values: list[str], as_json: bool, chart: str | None
 ) -> None:
@@ -184,17 +170,17 @@ def _aggregate(
     if not result.runs:
         click.echo(f"no runs in {root}")
         return
-    unicode = _printable("±†") == "±†"
+    unicode = printable("±†") == "±†"
     lines = aggregation.render_table(
         result, mark="†" if unicode else "+", plus_minus="±" if unicode else "+-"
     )
     for line in lines:
-        click.echo(_printable(line))
+        click.echo(printable(line))
     if drawn is not None:
         axis = {"categories": "categories", "log": "log scale", "linear": "linear scale"}
         left = f"; left out: {', '.join(drawn['left_out'])}" if drawn["left_out"] else ""
         click.echo(
-            _printable(
+            printable(
                 f"chart: {drawn['path']} ({drawn['value']} against {drawn['x']}, "
                 f"{axis[drawn['x_scale']]}, {drawn['lines']} line(s), {drawn['runs']} runs"
                 f"{left})"
@@ -262,9 +248,9 @@ def runs(
     root = Path(folder)
     if not root.is_dir():
         raise GenmodError(f"{folder!r} is not a folder.")
-    keys = _names(group_by)
+    keys = comma_separated(group_by)
     if keys:
-        _aggregate(root, keys, _names(values), as_json, chart)
+        _aggregate(root, keys, comma_separated(values), as_json, chart)
         return
     if values or chart is not None:
         raise GenmodError("--value and --chart go with --group-by KEY[,KEY...].")

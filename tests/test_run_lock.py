@@ -98,6 +98,40 @@ def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path, holder):
     assert (run / runlock.LOCK_FILE).exists()  # the lock file stays (same inode for all)
 
 
+def test_a_left_record_whose_pid_was_reused_is_a_dead_holders(tmp_path, holder):
+    """A kill -9 leaves the holder record; when its pid comes back as an unrelated process
+    (a container restart), the record must not block the run forever: nobody holds the OS
+    lock, so the record is a dead holder's (where /proc/locks tells)."""
+    if runlock._os_lock_taken(Path("/proc/self/exe")) is None:
+        pytest.skip("no /proc/locks here: a live pid is trusted")
+    run = make_run(tmp_path / "run")
+    proc = holder(run)
+    assert runlock.holder_state(run) == "held"  # the real holder, OS lock and all
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        record = runlock.read_holder(run)
+        record["pid"] = unrelated.pid  # the dead holder's pid, now someone else's
+        (run / runlock.HOLDER_FILE).write_text(json.dumps(record))
+        assert runlock.holder_state(run) == "dead"
+        with runlock.run_lock(run, "genmod resume"):
+            assert runlock.holder_state(run) == "held"
+        # a record written where the filesystem has no OS locks: the pid is all there is
+        record["os_lock"] = False
+        (run / runlock.HOLDER_FILE).write_text(json.dumps(record))
+        assert runlock.holder_state(run) == "held"
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+
+
+def test_a_fifo_as_the_holder_record_is_no_record(tmp_path):
+    run = make_run(tmp_path / "run")
+    os.mkfifo(run / runlock.HOLDER_FILE)
+    assert runlock.read_holder(run) is None and runlock.holder_state(run) is None
+
+
 def test_a_fresh_record_from_another_host_refuses_and_a_stale_one_is_taken_over(tmp_path):
     run = make_run(tmp_path / "run")
     now = time.time()

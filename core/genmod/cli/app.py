@@ -18,11 +18,35 @@ from genmod.contract.errors import GenmodError
 from genmod.plugins import get_manager
 from genmod.plugins.manager import BUILTIN_OWNER
 
+
+class OneLineUsageError(click.UsageError):
+    """A usage error (a bad option value, a missing argument, an unknown command) shown as one
+    line, ``Error: ... (genmod sweep --help)``, exit code 2, like every other refusal."""
+
+    def show(self, file=None) -> None:
+        where = f" ({self.ctx.command_path} --help)" if self.ctx is not None else ""
+        click.echo(f"Error: {self.format_message()}{where}", file=file, err=file is None)
+
+
+class GenmodGroup(click.Group):
+    """The ``genmod`` group: a subcommand's usage errors become :class:`OneLineUsageError`."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if isinstance(exc, OneLineUsageError):
+                raise
+            one = OneLineUsageError(" ".join(exc.format_message().split()), exc.ctx)
+            one.exit_code = exc.exit_code
+            raise one from None
+
+
 #: whether :func:`main` set TF_CPP_MIN_LOG_LEVEL (then ``--verbose`` takes it back)
 _log_level_set_by_main = False
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GenmodGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="genmod")
 @click.option(
     "--verbose",

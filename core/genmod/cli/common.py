@@ -50,6 +50,8 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            raise  # the reader went away (`genmod runs | head`): click ends quietly
         except OSError as exc:  # a path the user gave: read-only, not a folder, no permission
             if strict_mode():
                 raise

@@ -391,6 +391,12 @@ class RunConfig:
                     for name, opts in value.items()
                 }
             kwargs[key] = value
+        for key, value in kwargs.items():
+            # 1 and 1.0 are one learning rate: a float setting holds a float, so that two
+            # configurations (and two runs of a study) that differ only so are equal
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            if whole and isinstance(known[key].default, float):
+                kwargs[key] = float(value)
         config = cls(**kwargs)
         for key in data:
             if key.endswith("_options") or key == "observers":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 import tomllib
 from pathlib import Path
@@ -112,22 +113,66 @@ def dump(data: dict[str, Any], path: Path) -> None:
     write_atomic(Path(path), dumps(data))
 
 
-def load(path: Path) -> dict[str, Any]:
-    """Parse a TOML file; a syntax error is a :class:`ConfigError` naming the file and line."""
+#: the largest TOML file genmod reads (config, study and recipe files are a few kB)
+MAX_TOML_BYTES = 1 << 20
+
+
+def is_regular_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file (links followed): a FIFO or device planted where
+    genmod reads a file would block or never end the read."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def read_small_file(path: Path, what: str, limit: int = MAX_TOML_BYTES) -> bytes:
+    """The bytes of the regular file ``path``; anything else is a one-line :class:`ConfigError`
+    naming ``what`` (e.g. ``"study file"``) and the path: missing, a folder, a FIFO or device
+    (never opened, so never a hang), larger than ``limit`` bytes, or unreadable."""
+    shown = f"{what} {str(path)!r}"
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ConfigError(f"{shown} does not exist.") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"{shown} cannot be read: {getattr(exc, 'strerror', None) or exc}."
+        ) from None
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"{shown} is a folder, not a TOML file.")
+    if not stat.S_ISREG(mode):
+        raise ConfigError(
+            f"{shown} is not a regular file (a FIFO, socket or device); give a TOML file."
+        )
     try:
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist.") from None
-    except IsADirectoryError:
-        raise ConfigError(f"config file {str(path)!r} is a folder, not a TOML file.") from None
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError(f"{shown} cannot be read: {exc.strerror or exc}.") from None
+    if len(data) > limit:
+        raise ConfigError(
+            f"{shown} is larger than {limit // 1024} KiB; genmod's TOML files are a few kB."
+        )
+    return data
+
+
+def load(path: Path, what: str = "config file") -> dict[str, Any]:
+    """Parse the TOML file ``path`` (read with :func:`read_small_file`); anything unreadable,
+    not UTF-8 or not valid TOML is a one-line :class:`ConfigError` naming ``what``, the file
+    and, for a syntax error, the line."""
+    return loads_file(read_small_file(Path(path), what), path, what)
+
+
+def loads_file(raw: bytes, path: Path, what: str) -> dict[str, Any]:
+    """Parse ``raw``, the bytes of the TOML file ``path`` (named ``what`` in errors)."""
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"config file {str(path)!r} is not UTF-8 text (byte {exc.start}); TOML files are UTF-8."
+            f"{what} {str(path)!r} is not UTF-8 text (byte {exc.start}); TOML files are UTF-8."
         ) from None
-    except OSError as exc:
-        raise ConfigError(
-            f"config file {str(path)!r} cannot be read: {exc.strerror or exc}."
-        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}.") from None
+        raise ConfigError(f"{what} {str(path)!r} is not valid TOML: {exc}.") from None

@@ -16,6 +16,7 @@ on the command line, ``shape = []`` in ``config.toml``, and shown as ``(empty)``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,11 @@ class Option:
         value = self._coerce(value, owner)
         items = value if self.type in ("ints", "floats") else (value,)
         for item in items:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ConfigError(
+                    f"{owner}: option {self.name!r} got {item!r}; it must be a finite number. "
+                    f"Accepted: {self.describe()}."
+                )
             if self.choices is not None and item not in self.choices:
                 raise ConfigError(
                     f"{owner}: option {self.name!r} got {item!r}; accepted values are "

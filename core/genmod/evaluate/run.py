@@ -368,8 +368,6 @@ def _merge(result: dict[str, Any], metric: str, records: Any) -> None:
     _flatten(result)
 
 
-
-
 def _flatten(result: dict[str, Any]) -> None:
     """Every value (and every metric's facts) also at the top level, by name, for quick
     reading: ``result["log_likelihood"]``, ``result["fid"]``."""

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genmod.config import RunConfig
 from genmod.contract.errors import ConfigError
 from genmod.runs import compare
 from genmod.runs import lock as runlock
@@ -314,22 +315,31 @@ class Aggregate:
 
 
 def aggregate(
-    runs: Sequence[RunValues], given_keys: Sequence[str], wanted: Sequence[str] = ()
+    runs: Sequence[RunValues],
+    given_keys: Sequence[str],
+    wanted: Sequence[str] = (),
+    planned: Sequence[tuple[Path, RunConfig, str]] = (),
 ) -> Aggregate:
     """Group ``runs`` (read by :func:`genmod.runs.compare.find_runs`) by the settings named in
     ``given_keys`` (:func:`resolve_keys`) and aggregate the values named in ``wanted`` (value or
     metric names, :func:`genmod.runs.compare.choose_values`; default: every single number the
     finished runs have, the test ELBO first). Runs whose ``summary.json`` does not say
-    ``finished`` are counted per group, not averaged. Raises :class:`ConfigError` for an
-    unknown or ambiguous key, an unknown value, or a value that holds lists (per factor)."""
+    ``finished`` are counted per group, not averaged, and so are ``planned`` runs that no run
+    folder gives yet: (path, configuration, status such as ``not started`` or ``failed``), from
+    a study's plan, so that a group missing runs never looks complete. Raises
+    :class:`ConfigError` for an unknown or ambiguous key, an unknown value, or a value that
+    holds lists (per factor)."""
     if not given_keys:
         raise ConfigError("--group-by needs at least one setting.")
     readable = [r for r in runs if r.status == "ok" and r.config is not None]
     ungrouped = [r for r in runs if not (r.status == "ok" and r.config is not None)]
-    settings = {id(r): run_settings(r.config) for r in readable}
+    absent = [(RunValues(path, config=config), status) for path, config, status in planned]
+    settings = {id(r): run_settings(r.config) for r in readable + [r for r, _ in absent]}
     keys = resolve_keys(given_keys, list(settings.values()))
     checked = {id(r): training_status(r) for r in readable}
     statuses = {key: status for key, (status, _) in checked.items()}
+    statuses.update({id(r): status for r, status in absent})
+    readable += [r for r, _ in absent]
     finished = [r for r in readable if statuses[id(r)] == FINISHED]
     if wanted:
         names = compare.choose_values(finished, wanted)

@@ -25,7 +25,6 @@ import errno
 import json
 import os
 import shutil
-import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -142,13 +141,9 @@ def keep_metrics_up_to(run_dir: Path, epoch: int) -> list[dict[str, Any]]:
     return kept
 
 
-def is_regular_file(path: Path) -> bool:
-    """Whether ``path`` is a regular file (links followed): a FIFO or device planted in a
-    shared run folder would block or never end a read."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False
+#: whether a path is a regular file (links followed): a FIFO or device planted in a shared run
+#: folder would block or never end a read (:func:`genmod.config.toml.is_regular_file`)
+is_regular_file = tomlio.is_regular_file
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:

@@ -90,8 +90,8 @@ def read_holder(run_dir: Path) -> dict[str, Any] | None:
     """The holder record of ``run_dir`` (pid, host, command, since, heartbeat), or None when
     there is none or it cannot be read. Reading it never blocks anyone."""
     path = Path(run_dir) / HOLDER_FILE
-    if path.is_symlink():
-        return None
+    if path.is_symlink() or not tomlio.is_regular_file(path):
+        return None  # a FIFO or device planted there would block the read
     try:
         found = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -107,9 +107,31 @@ def holder_state(run_dir: Path) -> str | None:
     if found is None:
         return None
     if found.get("host") == socket.gethostname():
-        return "held" if _pid_alive(found.get("pid")) else "dead"
+        if not _pid_alive(found.get("pid")):
+            return "dead"
+        # a live pid may be another process that reused it (a record left by a kill -9 or a
+        # container restart): where the kernel lists its locks, nobody holding the OS lock
+        # means the record is a dead holder's
+        if found.get("os_lock") is False:  # its filesystem has no OS locks: trust the pid
+            return "held"
+        return "dead" if _os_lock_taken(Path(run_dir) / LOCK_FILE) is False else "held"
     age = _age_seconds(found.get("heartbeat") or found.get("since"))
     return "held" if age is not None and age < STALE_SECONDS else "dead"
+
+
+def _os_lock_taken(path: Path) -> bool | None:
+    """Whether some process on this machine holds an OS lock on the file ``path``, read from
+    Linux's ``/proc/locks`` without touching the lock (True/False), or None where that cannot
+    be told (no ``/proc/locks``, no such file)."""
+    try:
+        info = os.stat(path)
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            table = handle.read(1 << 22)
+    except (OSError, ValueError):
+        return None
+    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    # each line: "1: FLOCK  ADVISORY  WRITE 4242 fe:00:2146318 0 EOF" (" -> " marks waiters)
+    return any(device in line.split() for line in table.splitlines() if "->" not in line)
 
 
 def _pid_alive(pid: Any) -> bool:
@@ -291,6 +313,7 @@ def run_lock(
             "command": command,
             "argv": " ".join(sys.argv)[:300],
             "since": _stamp(_now()),
+            "os_lock": flock_works,
         }
         heartbeat = _Heartbeat(run_dir, record)
         heartbeat.write()

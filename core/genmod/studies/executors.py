@@ -142,6 +142,11 @@ def executor_options(name: str, pairs: Sequence[str] | Mapping[str, Any]) -> dic
                 )
             if key in given:
                 raise ConfigError(f"--executor-opt {key} is given twice; give it once.")
+            if not value.strip():
+                raise ConfigError(
+                    f"--executor-opt {key}= has no value; give one ({_EXAMPLES[name]}) or leave "
+                    f"{key} out for its default."
+                )
             given[key] = value.strip()
     known = {option.name for option in declared}
     unknown = sorted(set(given) - known)

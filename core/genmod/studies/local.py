@@ -183,7 +183,7 @@ class LocalExecutor:
             launched.task,
             code,
             error=failure_line(launched.task, code, launched.attempt.offset),
-            interrupted=launched.signalled,
+            interrupted=launched.signalled and code != 0,  # a run may finish as it is told
             seconds=time.monotonic() - launched.attempt.started,
         )
 

@@ -32,11 +32,11 @@ import itertools
 import json
 import math
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genmod.config import toml as tomlio
 from genmod.config.files import META_KEYS
 from genmod.config.recipes import get_recipe
 from genmod.config.settings import COMPONENT_FIELDS, RunConfig
@@ -61,6 +61,8 @@ __all__ = [
     "plan_study",
 ]
 
+#: the most runs one study may plan (each is resolved, named and recorded before any starts)
+MAX_RUNS = 10_000
 #: the keys a study file may have at its top level
 TOP_LEVEL_KEYS = ("name", "description", "seeds", "base", "grid", "random")
 #: the keys of its ``[random]`` table
@@ -210,26 +212,9 @@ def load_study(path: str | Path, registry: Registry, *, data_dir: str | Path | N
     :meth:`RunConfig.resolve` refuses (unknown component, unknown option, wrong type, ...).
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"study file {str(path)!r} does not exist.") from None
-    except IsADirectoryError:
-        raise ConfigError(f"study file {str(path)!r} is a folder, not a TOML file.") from None
-    except OSError as exc:
-        raise ConfigError(
-            f"study file {str(path)!r} cannot be read: {exc.strerror or exc}."
-        ) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"study file {str(path)!r} is not UTF-8 text (byte {exc.start}); TOML files are UTF-8."
-        ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"study file {str(path)!r} is not valid TOML: {exc}.") from None
+    raw = tomlio.read_small_file(path, "study file")
+    data = tomlio.loads_file(raw, path, "study file")
+    text = raw.decode("utf-8")
     return plan_study(
         data,
         registry,
@@ -258,9 +243,17 @@ def plan_study(
 
     unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
     if unknown:
+        tables = [k for k in unknown if isinstance(data[k], dict) and k in _OPTIONS_FIELDS]
+        hint = (
+            f"; a config file pasted under [base] keeps its tables at the top level: rename "
+            f"[{tables[0]}] to [base.{tables[0]}]"
+            if tables
+            else ""
+        )
         raise refuse(
             f"unknown key(s) {', '.join(map(repr, unknown))} at the top level; accepted: "
-            f"{', '.join(TOP_LEVEL_KEYS)} (settings go into [base], [grid] or [random.space])."
+            f"{', '.join(TOP_LEVEL_KEYS)} (settings go into [base], [grid] or [random.space])"
+            f"{hint}."
         )
     name = data.get("name", Path(source).stem)
     if not isinstance(name, str) or not _STUDY_NAME.match(name):
@@ -293,6 +286,13 @@ def plan_study(
             "nothing to sweep: give a [grid], a [random] search or seeds = [...] (or train one "
             "configuration with `genmod run --config`)."
         )
+    grid_size = math.prod(len(axis.values) for axis in grid) if grid else 0
+    total = (grid_size + (random.count if random else 0) or 1) * len(seeds or (0,))
+    if total > MAX_RUNS:
+        raise refuse(
+            f"the study has {total:,} runs ({_sizes(grid, random, seeds)}); a study holds at "
+            f"most {MAX_RUNS:,}: split it into several study files, or sample it with [random]."
+        )
     points = _grid_points(grid) + _random_points(random, grid, refuse)
     if not points:
         points = [("base", 0, {})]
@@ -322,6 +322,18 @@ def plan_study(
         seeds=seeds,
         runs=tuple(planned),
     )
+
+
+def _sizes(grid: Sequence[Axis], random: RandomSearch | None, seeds: Sequence[int] | None) -> str:
+    """``grid 4 x 3, random 10, 3 seeds``: where a study's runs come from."""
+    parts = []
+    if grid:
+        parts.append("grid " + " x ".join(str(len(axis.values)) for axis in grid))
+    if random is not None:
+        parts.append(f"random {random.count:,}")
+    if seeds:
+        parts.append(f"{len(seeds)} seeds")
+    return ", ".join(parts)
 
 
 def _read_base(
@@ -364,6 +376,11 @@ def _check_setting(setting: str, table: str, refuse: Refuse) -> None:
     ok = (not dot and field in SETTING_FIELDS) or (
         dot and field in _OPTIONS_FIELDS and key and "." not in key
     )
+    if not ok and setting in TOP_LEVEL_KEYS:
+        raise refuse(
+            f"{table}: {setting!r} is not a setting; {setting} belongs at the top of the file, "
+            "before the first [table] (TOML puts a key written after a [table] into it)."
+        )
     if not ok:
         raise refuse(f"{table}: unknown setting {setting!r}; accepted: {accepted_settings()}.")
 
@@ -418,18 +435,20 @@ def _read_random(random: Any, refuse: Refuse) -> RandomSearch | None:
         raise refuse("[random] must be a table with count, seed and [random.space].")
     unknown = sorted(set(random) - set(RANDOM_KEYS))
     if unknown:
+        top = [k for k in unknown if k in TOP_LEVEL_KEYS]
         hint = (
-            " (seeds belongs at the top of the file, before the first [table])"
-            if "seeds" in unknown
-            else ""
+            f" ({top[0]} belongs at the top of the file, before the first [table])" if top else ""
         )
         raise refuse(
             f"[random]: unknown key(s) {', '.join(map(repr, unknown))}; accepted: "
             f"{', '.join(RANDOM_KEYS)}{hint}."
         )
     count, seed = random.get("count"), random.get("seed", 0)
-    if not _integer(count) or count < 1:
-        raise refuse(f"[random] count = {count!r}; it must be an integer >= 1 (points to draw).")
+    if not _integer(count) or not 1 <= count <= MAX_RUNS:
+        raise refuse(
+            f"[random] count = {count!r}; it must be an integer from 1 to {MAX_RUNS:,} "
+            "(points to draw)."
+        )
     if not _integer(seed) or seed < 0:
         raise refuse(f"[random] seed = {seed!r}; it must be an integer >= 0.")
     space = random.get("space")

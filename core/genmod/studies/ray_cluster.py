@@ -22,21 +22,56 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from genmod.contract.errors import ConfigError
 from genmod.contract.options import Option
 from genmod.studies.cluster import SubmittingExecutor
 from genmod.studies.executors import Task
 from genmod.studies.launch import Outcome, run_to_end
 
-__all__ = ["LOCAL_ADDRESS", "RayExecutor"]
+__all__ = ["LOCAL_ADDRESS", "RayExecutor", "probe_address"]
 
 #: the only address a local cluster started for a study listens on
 LOCAL_ADDRESS = "127.0.0.1"
 #: the object store of a local cluster: tasks exchange only small outcomes
 _LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024
+
+
+#: how long the probe of a cluster's address waits for its port to answer
+PROBE_SECONDS = 5.0
+
+
+def probe_address(address: str, timeout: float = PROBE_SECONDS) -> None:
+    """Refuse, with a one-line :class:`ConfigError`, a cluster ``address`` of the form
+    ``HOST:PORT`` or ``ray://HOST:PORT`` whose port does not accept a TCP connection within
+    ``timeout`` seconds (Ray itself retries an unreachable address for minutes). Other forms
+    (``auto``, ``local``) are left to Ray."""
+    rest = address.removeprefix("ray://")
+    if address.startswith("ray://") and ":" not in rest.rpartition("]")[2]:
+        rest += ":10001"  # Ray Client's default port
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        if address in ("auto", "local"):
+            return
+        raise ConfigError(
+            f"--executor ray: address={address!r} is not a cluster address; accepted: "
+            "HOST:PORT (the head's GCS, e.g. 10.0.0.5:6379), ray://HOST:PORT (Ray Client, "
+            "port 10001) or auto (a cluster started here with `ray start`)."
+        )
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"--executor ray: nothing answers at {address!r} ({reason}, waited up to "
+            f"{timeout:g}s); start the cluster (`ray start --head` on its head node) or give "
+            "its address, or leave address out for a local cluster."
+        ) from None
 
 
 class RayExecutor(SubmittingExecutor):
@@ -73,12 +108,15 @@ class RayExecutor(SubmittingExecutor):
         """``jobs``: at most this many tasks submitted at once (None: all, Ray queues them by
         their resources); the others are the options of :data:`OPTIONS`. Imports Ray (a
         missing one is the caller's refusal, :func:`genmod.studies.executors.require_extra`);
-        connects to nothing until :meth:`execute`."""
+        joins no cluster until :meth:`execute`, but an ``address`` that does not answer on its
+        port is refused here (:func:`probe_address`), before the sweep writes anything."""
         super().__init__(jobs)
         import ray
 
         self.ray = ray
         self.address = address or None
+        if self.address:
+            probe_address(self.address)
         self.num_cpus, self.num_gpus = float(num_cpus), float(num_gpus)
         self._remote: Any = None
         self._local_resources: dict[str, float] | None = None
@@ -101,7 +139,13 @@ class RayExecutor(SubmittingExecutor):
         self._cwd = os.getcwd()
         owned = not ray.is_initialized()
         if owned and self.address:
-            ray.init(address=self.address)
+            try:
+                ray.init(address=self.address)
+            except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+                raise ConfigError(
+                    f"--executor ray: cannot join the Ray cluster at {self.address!r}: {first}"
+                ) from None
         elif owned:
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             ray.init(

@@ -19,7 +19,7 @@ from typing import Any
 
 from genmod import __version__
 from genmod.config import toml as tomlio
-from genmod.config.files import CONFIG_FILE
+from genmod.config.files import CONFIG_FILE, META_KEYS
 from genmod.contract.errors import ConfigError, RunDirError
 from genmod.runs.lock import is_lock_file
 from genmod.studies.plan import Plan, canonical_json
@@ -34,6 +34,8 @@ __all__ = [
     "read_record",
     "reconcile",
     "run_config_path",
+    "run_folder_problem",
+    "refuse_foreign_run_folders",
     "write_record",
     "write_run_configs",
 ]
@@ -89,8 +91,13 @@ def read_record(study_dir: Path) -> dict[str, Any] | None:
     """The ``study.json`` of ``study_dir``, or None when there is none; one that cannot be read
     or is not a study record is a :class:`RunDirError` naming it."""
     path = Path(study_dir) / STUDY_FILE
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
+    if not tomlio.is_regular_file(path):
+        raise RunDirError(
+            f"{str(path)!r} is not a regular file (a FIFO, device, folder or broken link), so "
+            "not a study record; genmod sweep writes it as a JSON file."
+        )
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -106,10 +113,11 @@ def read_record(study_dir: Path) -> dict[str, Any] | None:
             for r in runs
         )
         or not isinstance(record.get("name"), str)
+        or len({r["name"] for r in runs}) != len(runs)
     ):
         raise RunDirError(
             f"{str(path)!r} is not a study record written by genmod sweep (no name, or runs "
-            "without a name that is a plain folder name and a config)."
+            "without a unique name that is a plain folder name and a config)."
         )
     if record.get("format") != RECORD_FORMAT:
         raise RunDirError(
@@ -230,6 +238,16 @@ def reconcile(record: dict[str, Any], plan: Plan, *, add: bool, study_dir: Path)
     if result.same:
         return result
     where = f"the study folder {str(study_dir)!r} holds another plan ({STUDY_FILE})"
+    removed = sorted(canonical_json(old[name]) for name in result.removed)
+    added = sorted(canonical_json(new[name]) for name in result.added)
+    if removed and removed == added and not result.changed:
+        recorded = record.get("axes", {}).get("grid") or {}
+        order = f" ({', '.join(recorded)})" if isinstance(recorded, dict) and recorded else ""
+        raise ConfigError(
+            f"{where}: the same runs under other names; the axes are written in another order "
+            f"than the study's{order}, and the order names the runs. Put them back in that "
+            "order, or sweep into another --out."
+        )
     if result.removed or result.changed:
         raise ConfigError(
             f"{where}: {result.describe()}. A study folder never mixes two plans: restore the "
@@ -242,3 +260,56 @@ def reconcile(record: dict[str, Any], plan: Plan, *, add: bool, study_dir: Path)
             "sweep into another --out."
         )
     return result
+
+
+def _settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's settings as compared with its plan: metadata and ``data_dir`` (where the data
+    lies on this machine, which ``--data-dir`` may change between sweeps) left out."""
+    return json.loads(
+        canonical_json({k: v for k, v in config.items() if k not in META_KEYS and k != "data_dir"})
+    )
+
+
+def run_folder_problem(study_dir: Path, name: str, planned: dict[str, Any]) -> str | None:
+    """Why the folder of run ``name`` cannot be this study's run with configuration
+    ``planned`` (a :meth:`RunConfig.to_dict`), or None when it can (missing, empty, or
+    started with exactly the planned settings): a symbolic link (the runs live inside the
+    study folder), not a folder, an unreadable ``config.toml``, or one whose settings differ
+    from the plan's (a run of another study, or started by hand, would mix into its group)."""
+    run_dir = Path(study_dir) / name
+    if run_dir.is_symlink():
+        return "is a symbolic link (a study's runs live inside its folder)"
+    if run_dir.exists() and not run_dir.is_dir():
+        return "is not a folder"
+    config = run_dir / CONFIG_FILE
+    if not config.exists() and not config.is_symlink():
+        return None
+    try:
+        found = tomlio.load(config)
+    except ConfigError:
+        return f"holds a {CONFIG_FILE} that cannot be read"
+    differs = _differences(_settings(planned), _settings(found))
+    if differs:
+        more = f" and {len(differs) - 4} more" if len(differs) > 4 else ""
+        shown = ", ".join(differs[:4]) + more
+        return f"was started with other settings than the plan ({shown})"
+    return None
+
+
+def refuse_foreign_run_folders(study_dir: Path, plan: Plan) -> None:
+    """Raise :class:`RunDirError` (one line, naming each run and why) when a planned run's
+    folder is not that run (:func:`run_folder_problem`): resuming it, or counting it done,
+    would mix another configuration into the study's results."""
+    problems = [
+        (run.name, problem)
+        for run in plan.runs
+        if (problem := run_folder_problem(study_dir, run.name, run.config.to_dict()))
+    ]
+    if problems:
+        shown = "; ".join(f"{name!r} {problem}" for name, problem in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise RunDirError(
+            f"the study folder {str(study_dir)!r} holds run folders that are not its plan's runs: "
+            f"{shown}{more}. Move them out of the study folder and sweep again; genmod never "
+            "resumes or counts a run that is not the one planned."
+        )

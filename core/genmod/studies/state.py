@@ -59,18 +59,38 @@ class Attempts:
     def __init__(self, study_dir: Path) -> None:
         self.path = Path(study_dir) / STATE_FILE
         self.runs: dict[str, list[dict[str, Any]]] = {}
-        if rundir.is_regular_file(self.path):
+        #: why the record could not be read (None: it could, or there is none); the run folders
+        #: still tell done from not done, only the history of attempts is lost
+        self.damaged: str | None = None
+        if self.path.exists() and not rundir.is_regular_file(self.path):
+            self.damaged = "not a regular file"
+        elif rundir.is_regular_file(self.path):
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                data = {}  # a damaged record: the run folders still tell done from not done
+            except (OSError, ValueError, RecursionError) as exc:
+                data = {}
+                self.damaged = f"not valid JSON ({type(exc).__name__})"
             runs = data.get("runs") if isinstance(data, dict) else None
+            if not isinstance(runs, dict) and self.damaged is None:
+                self.damaged = "no table of runs"
             if isinstance(runs, dict):
                 self.runs = {
                     name: [a for a in attempts if isinstance(a, dict)]
                     for name, attempts in runs.items()
                     if isinstance(name, str) and isinstance(attempts, list)
                 }
+
+    def set_aside(self) -> Path | None:
+        """Move a damaged record out of the way (``sweep-state.damaged-STAMP.json``, kept for
+        the user to read) before this sweep writes a new one; returns where it went."""
+        if self.damaged is None:
+            return None
+        kept = self.path.with_name(f"sweep-state.damaged-{now_stamp().replace(':', '')}.json")
+        try:
+            os.replace(self.path, kept)
+        except OSError:
+            return None
+        return kept
 
     def of(self, name: str) -> list[dict[str, Any]]:
         """The attempts at run ``name``, oldest first."""

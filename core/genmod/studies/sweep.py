@@ -12,25 +12,30 @@ skipped, so sweeping again after a kill finishes the study with every run traine
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from genmod.config.files import CONFIG_FILE
-from genmod.contract.errors import RunDirError
+from genmod.contract.errors import GenmodError, RunDirError
 from genmod.runs.folder import OUTPUT_LOGS
-from genmod.runs.lock import describe_holder, holder_state, read_holder, run_lock
+from genmod.runs.lock import describe_holder, holder_state, is_lock_file, read_holder, run_lock
 from genmod.studies import record as records
 from genmod.studies.executors import Executor, Task, exit_description
 from genmod.studies.plan import Plan, PlannedRun, canonical_json
-from genmod.studies.state import STATES, Attempts, RunStatus, run_status
+from genmod.studies.record import STUDY_FILE
+from genmod.studies.state import STATE_FILE, STATES, Attempts, RunStatus, run_status
 
 __all__ = [
     "StudyStatus",
     "SweepResult",
+    "SweepStopped",
     "default_study_dir",
     "genmod_command",
     "plan_lines",
@@ -99,11 +104,23 @@ def study_status(study_dir: str | Path) -> StudyStatus:
             "STUDY.toml` makes one."
         )
     attempts = Attempts(study_dir)
-    runs = tuple(run_status(study_dir, run["name"], attempts) for run in record["runs"])
+    runs = tuple(
+        _marked(run_status(study_dir, run["name"], attempts), study_dir, run)
+        for run in record["runs"]
+    )
     sweeper = None
     if holder_state(study_dir) == "held":
         sweeper = describe_holder(read_holder(study_dir))
     return StudyStatus(study_dir, record["name"], runs, sweeper)
+
+
+def _marked(status: RunStatus, study_dir: Path, run: dict[str, Any]) -> RunStatus:
+    """``status`` with a note when the run's folder is not the planned run (a sweep refuses
+    the study until it is moved out)."""
+    problem = records.run_folder_problem(study_dir, run["name"], run["config"])
+    if problem is None:
+        return status
+    return dataclasses.replace(status, note=f"NOT THE PLANNED RUN: its folder {problem}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,10 +135,12 @@ class SweepResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every run is done, 128 + the signal when a signal stopped the sweep, else 1."""
-        if self.stopped_by is not None:
+        """0 when every run is done (even if a signal came as the last ones ended), 128 + the
+        signal when a signal stopped the sweep before, else 1."""
+        all_done = self.status.counts["done"] == len(self.status.runs)
+        if self.stopped_by is not None and not all_done:
             return 128 + self.stopped_by
-        return 0 if self.status.counts["done"] == len(self.status.runs) else EXIT_NOT_ALL_DONE
+        return 0 if all_done else EXIT_NOT_ALL_DONE
 
 
 class _Reporter:
@@ -157,7 +176,9 @@ class _Reporter:
             self.log(f"stopped {task.name} after {seconds:.0f}s (resumable)")
         else:
             log_file = task.run_dir / OUTPUT_LOGS[1]
-            self.log(f"FAILED {task.name}: {exit_description(exit_code)}: {error} ({log_file})")
+            how = exit_description(exit_code)
+            said = f"{how}: {error}" if error and error != how else how
+            self.log(f"FAILED {task.name}: {said} ({log_file})")
 
 
 def sweep(
@@ -183,20 +204,95 @@ def sweep(
     study_dir = Path(study_dir)
     started_at = time.monotonic()
     records.check_study_dir(study_dir)
+    created = not study_dir.exists() and not study_dir.is_symlink()
+    try:
+        return _sweep_locked(plan, study_dir, executor, add, log, check, started_at)
+    except (GenmodError, SweepStopped):
+        if created:
+            _remove_lock_only_folder(study_dir)  # refused before anything was written
+        raise
+
+
+class SweepStopped(BaseException):
+    """SIGINT or SIGTERM reached the sweep before any run started (while the runs are being
+    checked): nothing was started, and a new study folder was not kept. ``signal``: its
+    number (the command exits with 128 + it). A :class:`BaseException`, like
+    :class:`KeyboardInterrupt`, so that no ``except Exception`` on the way swallows it."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(f"stopped by signal {signal_number} before any run started")
+        self.signal = signal_number
+
+
+@contextlib.contextmanager
+def _signals_stop_the_check() -> Iterator[None]:
+    """While the block runs in the main thread, SIGINT and SIGTERM raise :class:`SweepStopped`
+    (the lock is then released and its record removed, as on any refusal)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SweepStopped(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+
+
+def _remove_lock_only_folder(study_dir: Path) -> None:
+    """Remove ``study_dir`` when it holds nothing but the lock's files."""
+    try:
+        entries = list(study_dir.iterdir())
+        if all(is_lock_file(p.name) and p.is_file() for p in entries):
+            for path in entries:
+                path.unlink()
+            study_dir.rmdir()
+    except OSError:
+        pass  # left as it is: the next sweep takes it over (a folder of lock files only)
+
+
+def _sweep_locked(
+    plan: Plan,
+    study_dir: Path,
+    executor: Executor,
+    add: bool,
+    log: Callable[[str], None],
+    check: Callable[[list[PlannedRun]], None] | None,
+    started_at: float,
+) -> SweepResult:
+    """:func:`sweep` once the folder has been checked: everything under the study's lock."""
     with run_lock(study_dir, "genmod sweep", create=True, what="study folder"):
         previous = records.read_record(study_dir)
         if previous is not None:
             change = records.reconcile(previous, plan, add=add, study_dir=study_dir)
             if change.added:
                 log(f"adding {len(change.added)} run(s) to the study: {', '.join(change.added)}")
+            if previous.get("name") != plan.name:
+                log(
+                    f"note: the study is now named {plan.name!r} ({STUDY_FILE} said "
+                    f"{str(previous.get('name'))[:100]!r}); its runs are unchanged"
+                )
+        records.refuse_foreign_run_folders(study_dir, plan)
         if check is not None:
             fresh = [r for r in plan.runs if not (study_dir / r.name / "config.toml").exists()]
             if fresh:
-                check(fresh)
+                with _signals_stop_the_check():
+                    check(fresh)
         if previous is None or _comparable(previous) != _comparable(records.plan_record(plan)):
             records.write_record(study_dir, plan)  # a new plan, runs added, or new comments
         records.write_run_configs(study_dir, plan)
         attempts = Attempts(study_dir)
+        if attempts.damaged is not None:
+            kept = attempts.set_aside()
+            log(
+                f"note: {STATE_FILE} could not be read ({attempts.damaged}); "
+                + (f"kept as {kept.name}; " if kept else "")
+                + "the record of attempts starts over (the run folders tell what is done)"
+            )
         tasks, done = [], 0
         for run in plan.runs:
             state = run_status(study_dir, run.name, attempts)
@@ -207,7 +303,7 @@ def sweep(
             else:
                 tasks.append(task_for(plan, run, study_dir))
         log(
-            f"study {plan.name}: {len(plan.runs)} runs, {done} done, {len(tasks)} to start, in "
+            f"study {plan.name}: {_runs(len(plan.runs))}, {done} done, {len(tasks)} to start, in "
             f"{study_dir}; executor {executor.describe()}"
         )
         reporter = _Reporter(attempts, len(tasks), log)
@@ -220,6 +316,11 @@ def sweep(
     return result
 
 
+def _runs(count: int) -> str:
+    """``1 run``, ``12 runs``."""
+    return f"{count} run" if count == 1 else f"{count} runs"
+
+
 def _comparable(record: dict[str, Any]) -> str:
     return canonical_json({k: v for k, v in record.items() if k != "genmod_version"})
 
@@ -227,7 +328,8 @@ def _comparable(record: dict[str, Any]) -> str:
 def _closing_line(plan: Plan, result: SweepResult) -> str:
     counts = ", ".join(f"{n} {state}" for state, n in result.status.counts.items() if n)
     line = f"study {plan.name}: {counts} in {result.seconds:.0f}s"
-    if result.stopped_by is not None:
+    all_done = result.status.counts["done"] == len(result.status.runs)
+    if result.stopped_by is not None and not all_done:
         return (
             f"{line}; stopped by a signal: every run is resumable, and the same command "
             "continues the study"
@@ -247,8 +349,9 @@ def plan_lines(plan: Plan, study_dir: Path, *, add: bool = False) -> list[str]:
     if previous is not None:
         change = records.reconcile(previous, plan, add=add, study_dir=study_dir)
         note = "the same plan" if change.same else f"adds {len(change.added)} run(s)"
+        records.refuse_foreign_run_folders(study_dir, plan)
     lines = [
-        f"study {plan.name}: {len(plan.runs)} runs in {study_dir} ({note}); plan "
+        f"study {plan.name}: {_runs(len(plan.runs))} in {study_dir} ({note}); plan "
         f"{plan.fingerprint[:12]}"
     ]
     for axis in plan.grid:

@@ -138,6 +138,60 @@ def _evaluation_text(info: dict[str, Any]) -> str:
     return ", ".join(parts[:3])
 
 
+def _planned_not_started(root: Path, found: list) -> list[tuple[Path, Any, str]]:
+    """The runs of the study in ``root`` (its ``study.json``) that no run folder there gives
+    (not started, failed before training, folder removed), with their planned configuration
+    and state, so that their groups show them as not finished; [] for a folder that is not a
+    study folder or whose record cannot be read."""
+    from genmod.config import RunConfig
+    from genmod.studies import record as records
+    from genmod.studies.state import Attempts, run_status
+
+    try:
+        record = records.read_record(root)
+    except GenmodError:
+        return []
+    if record is None:
+        return []
+    given = {r.path.name for r in found if r.config is not None and r.path.parent == root}
+    attempts = Attempts(root)
+    planned = []
+    for run in record["runs"]:
+        if run["name"] in given:
+            continue
+        try:
+            config = RunConfig.from_dict(run["config"], source=records.STUDY_FILE)
+        except GenmodError:
+            continue
+        state = run_status(root, run["name"], attempts).state
+        status = {"pending": "not started", "unfinished": "started"}.get(state, state)
+        planned.append((root / run["name"], config, status))
+    return planned
+
+
+def _study_folders_in(root: Path) -> list[str]:
+    """The names of the subfolders of ``root`` that hold a ``study.json`` (sorted)."""
+    try:
+        return sorted(p.name for p in root.iterdir() if (p / "study.json").is_file())
+    except OSError:
+        return []
+
+
+def _chart_target(given: Path, value: str) -> Path:
+    """Where ``--chart PATH`` writes: PATH itself (a PNG file name), or the default file name
+    inside PATH when it is a folder; another suffix is a one-line refusal."""
+    from genmod.runs import aggregate as aggregation
+
+    if given.is_dir():
+        return aggregation.chart_path(given, value)
+    if given.suffix.lower() != ".png":
+        raise click.UsageError(
+            f"--chart {str(given)!r}: the chart is a PNG; give a file name ending in .png, or a "
+            "folder to write it into."
+        )
+    return given
+
+
 def _aggregate(
     root: Path, group_by: list[str], values: list[str], as_json: bool, chart: str | None
 ) -> None:
@@ -145,13 +199,23 @@ def _aggregate(
     from genmod.runs import aggregate as aggregation
     from genmod.runs import compare as comparison
 
-    result = aggregation.aggregate(comparison.find_runs([root]), group_by, values)
+    found_runs = comparison.find_runs([root])
+    planned = _planned_not_started(root, found_runs)
+    if not planned and all(r.config is None for r in found_runs):
+        studies = _study_folders_in(root)
+        if studies:
+            raise GenmodError(
+                f"{str(root)!r} holds study folders, not runs ({', '.join(studies[:5])}); "
+                f"aggregate one study at a time: genmod runs {root / studies[0]} --group-by ..."
+            )
+    result = aggregation.aggregate(found_runs, group_by, values, planned)
     drawn = None
     if chart is not None:
         data = aggregation.chart_data(result, values[0] if values else None)
         from genmod.pictures import charts
 
-        path = Path(chart) if chart else aggregation.chart_path(root, data.value)
+        path = _chart_target(Path(chart), data.value) if chart else None
+        path = path or aggregation.chart_path(root, data.value)
         drawn = {
             "path": str(charts.save_aggregate_chart(data, path)),
             "value": data.value,
@@ -249,6 +313,12 @@ def runs(
     if not root.is_dir():
         raise GenmodError(f"{folder!r} is not a folder.")
     keys = comma_separated(group_by)
+    if group_by and not keys:
+        raise GenmodError(
+            "--group-by got no setting; give one or more, e.g. --group-by beta,latent_dim."
+        )
+    if values and not comma_separated(values):
+        raise GenmodError("--value got no name; give one or more, e.g. --value test_elbo,fid.")
     if keys:
         _aggregate(root, keys, comma_separated(values), as_json, chart)
         return

@@ -139,7 +139,14 @@ def sweep(
         return
     chosen = make_executor(executor, jobs=jobs, options=executor_opts)
     check = None if no_check else (lambda runs: _check_new_runs(runs, plan, data_dir))
-    result = sweeping.sweep(plan, study_dir, chosen, add=add, log=_echo, check=check)
+    try:
+        result = sweeping.sweep(plan, study_dir, chosen, add=add, log=_echo, check=check)
+    except sweeping.SweepStopped as stopped:
+        _echo(
+            f"study {plan.name}: stopped by a signal while checking the runs; nothing was "
+            "started, and the same command starts the study"
+        )
+        sys.exit(128 + stopped.signal)
     sys.exit(result.exit_code)
 
 
@@ -163,7 +170,7 @@ def _check_new_runs(fresh: list, plan, data_dir: str | None) -> None:
         except GenmodError as exc:
             raise ConfigError(
                 f"run {run.name} ({_point_text(run.point)}) cannot start: {exc} Nothing was "
-                "started; change the study file."
+                "started; fix it (in the study file, or --data-dir) and sweep again."
             ) from None
 
 
@@ -206,9 +213,8 @@ def _print_status(status: StudyStatus, as_json: bool) -> None:
         return
     counts = ", ".join(f"{n} {state}" for state, n in status.counts.items() if n)
     sweeper = f"; swept now by {status.sweeper}" if status.sweeper else ""
-    click.echo(
-        f"study {status.name} in {status.study_dir}: {len(status.runs)} runs: {counts}{sweeper}"
-    )
+    runs = f"{len(status.runs)} run" + ("" if len(status.runs) == 1 else "s")
+    click.echo(f"study {status.name} in {status.study_dir}: {runs}: {counts}{sweeper}")
     width = max([len(r.name) for r in status.runs] + [3])
     click.echo(f"{'run':<{width}}  {'state':<10}  {'epochs':>6}  {'tries':>5}  note")
     for r in status.runs:

@@ -11,6 +11,12 @@ Runs ``genmod sweep docs/examples/beta-sweep.toml`` three times into one study f
    training, mid-run (no checkpoint is written, the run's lock file is left behind);
 3. swept again until the study is done.
 
+With ``--reference DIR`` (the same study swept once without a kill, e.g. by
+``genmod sweep docs/examples/beta-sweep.toml --out DIR``) it also compares every run's final
+test ELBO, reconstruction and KL with the reference's: a resumed run must end with the very
+same numbers. Given an ``--out`` that is already there and a ``--result`` file, it only makes
+that comparison and adds it to the file.
+
 Then it reads what is on disk: every run's ``metrics.jsonl`` must hold epochs 1..N exactly once
 and its ``summary.json`` must say finished; runs done before a kill must have one attempt only.
 Prints one JSON object (command, date, wall time of each phase, attempts per run, the checks,
@@ -77,13 +83,39 @@ def _wait_for(predicate, sweep: subprocess.Popen, what: str, timeout: float = 36
         time.sleep(0.5)
 
 
+FINAL_VALUES = ("test_elbo", "test_reconstruction", "test_kl")
+
+
+def same_finals(out: Path, reference: Path) -> dict:
+    """Each run's final test values here and in ``reference`` (a study swept without a kill),
+    and whether they are identical to the last bit."""
+    runs = {}
+    for name in _run_order(out):
+        here = json.loads((out / name / "summary.json").read_text())["final"]
+        there = json.loads((reference / name / "summary.json").read_text())["final"]
+        runs[name] = {
+            key: {"killed_and_resumed": here[key], "reference": there[key]} for key in FINAL_VALUES
+        }
+    identical = all(
+        v["killed_and_resumed"] == v["reference"] for r in runs.values() for v in r.values()
+    )
+    return {"folder": str(reference), "identical": identical, "runs": runs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True, help="the MNIST folder")
     parser.add_argument("--out", required=True, type=Path, help="a study folder not there yet")
     parser.add_argument("--result", type=Path, help="write the JSON here too")
+    parser.add_argument("--reference", type=Path, help="the same study swept without a kill")
     args = parser.parse_args()
     out: Path = args.out.resolve()
+    if out.exists() and args.reference and args.result and args.result.is_file():
+        result = json.loads(args.result.read_text(encoding="utf-8"))
+        result["reference"] = same_finals(out, args.reference.resolve())
+        args.result.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(result["reference"], indent=2))
+        sys.exit(0 if result["reference"]["identical"] else 1)
     if out.exists():
         raise SystemExit(f"{out} exists: give a study folder that is not there yet")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -206,6 +238,8 @@ def main() -> None:
         "status": json.loads(status.stdout) if status.returncode == 0 else status.stderr,
         "aggregate": json.loads(table.stdout) if table.returncode == 0 else table.stderr,
     }
+    if args.reference:
+        result["reference"] = same_finals(out, args.reference.resolve())
     text = json.dumps(result, indent=2)
     print(text)
     if args.result:

@@ -528,3 +528,68 @@ def test_aggregating_imports_no_tensorflow(grid):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_chart_into_a_folder_and_a_suffix_that_is_not_png(grid):
+    folder, _ = grid
+    into = folder.parent / "charts"
+    into.mkdir()
+    found = as_json(folder, "--group-by", "beta", "--chart", into)
+    assert found["chart"]["path"] == str(into / "aggregate-test_elbo.png")
+    refused = CliRunner().invoke(
+        cli, ["runs", str(folder), "--group-by", "beta", "--chart", "x.svg"]
+    )
+    assert refused.exit_code == 2 and len(refused.output.strip().splitlines()) == 1
+    assert "the chart is a PNG; give a file name ending in .png" in refused.output
+    assert not Path("x.svg").exists()
+
+
+def test_an_empty_group_by_or_value_is_refused(grid):
+    folder, _ = grid
+    for args, message in (
+        (("--group-by", ","), "--group-by got no setting"),
+        (("--group-by", "beta", "--value", ""), "--value got no name"),
+    ):
+        result = CliRunner().invoke(cli, ["runs", str(folder), *args])
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_a_studys_runs_not_started_or_failed_are_counted_in_their_groups(tmp_path):
+    """A study folder's plan (study.json) names every run: those without a run folder yet
+    (not started, failed before training) are counted per group, so that a group missing
+    runs never looks complete."""
+    from genmod.plugins import get_registry
+    from genmod.studies import record as records
+    from genmod.studies.plan import load_study
+
+    from study_support import write_study
+
+    plan = load_study(
+        write_study(tmp_path, "seeds = [0, 1]\n[grid]\nlatent_dim = [2, 3]\n"), get_registry()
+    )
+    study = tmp_path / "study"
+    study.mkdir()
+    records.write_record(study, plan)
+    done = plan.run("latent_dim2-seed0")
+    (study / done.name).mkdir()
+    write_config(study / done.name, done.config, {"data_shape": [28, 28, 1]})
+    rundir.append_metrics(study / done.name, {"epoch": 1, "test_elbo": -120.0})
+    rundir.write_summary(study / done.name, {"status": "finished"})
+    found = as_json(study, "--group-by", "latent_dim")
+    groups = {g["key"]["latent_dim"]: g for g in found["groups"]}
+    assert [Path(r).name for r in groups[2]["runs"]] == ["latent_dim2-seed0"]
+    assert groups[2]["not_finished"] == [
+        {"run": str(study / "latent_dim2-seed1"), "status": "not started"}
+    ]
+    assert groups[3]["runs"] == [] and len(groups[3]["not_finished"]) == 2
+    rows = table(study, "--group-by", "latent_dim")
+    assert rows[2][:3] == ["2", "1", "1 not started"] and rows[3][:3] == ["3", "0", "2 not started"]
+
+
+def test_a_folder_of_study_folders_is_refused_naming_them(tmp_path):
+    for name in ("beta-sweep", "latent-sweep"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "study.json").write_text("{}")
+    result = CliRunner().invoke(cli, ["runs", str(tmp_path), "--group-by", "beta"])
+    assert result.exit_code == 2, result.output
+    assert "holds study folders, not runs (beta-sweep, latent-sweep)" in result.output

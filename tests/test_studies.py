@@ -5,6 +5,7 @@ once, a second sweep runs nothing, and a failing run does not stop the others.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -25,8 +26,8 @@ from genmod.studies import record as records
 from genmod.studies.executors import Task, make_executor
 from genmod.studies.local import LocalExecutor, slot_gpus, visible_gpus
 from genmod.studies.plan import load_study
-from genmod.studies.state import Attempts, run_status
-from genmod.studies.sweep import study_status, sweep
+from genmod.studies.state import Attempts, RunStatus, run_status
+from genmod.studies.sweep import StudyStatus, SweepResult, SweepStopped, study_status, sweep
 
 from study_support import GENMOD, TINY, env, epochs_of, invoke, wait_for, write_study
 
@@ -265,6 +266,27 @@ REFUSALS = {
         "resolve to the same configuration",
     ),
     "not toml": ("[grid\n", "is not valid TOML"),
+    "too many runs": (
+        "seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n[grid]\n"
+        + "".join(f"{k} = {list(range(1, 11))}\n" for k in ("latent_dim", "epochs", "batch_size")),
+        "the study has 11,000 runs (grid 10 x 10 x 10, 11 seeds); a study holds at most 10,000",
+    ),
+    "too many random points": (
+        "[random]\ncount = 1000000000\n[random.space]\nlatent_dim = { int_uniform = [1, 9] }\n",
+        "[random] count = 1000000000; it must be an integer from 1 to 10,000",
+    ),
+    "description after a table": (
+        '[grid]\nlatent_dim = [2]\ndescription = "x"\n',
+        "[grid]: 'description' is not a setting; description belongs at the top of the file",
+    ),
+    "a config file's tables pasted under [base]": (
+        "seeds = [0]\n[encoder_options]\nhidden = [8]\n",
+        "rename [encoder_options] to [base.encoder_options]",
+    ),
+    "1 and 1.0": (
+        "[grid]\nlearning_rate = [1, 1.0]\n",
+        "resolve to the same configuration",
+    ),
 }
 
 
@@ -751,4 +773,165 @@ def test_a_combination_that_cannot_be_built_is_refused_before_any_run_starts(tmp
         assert len(error) == 1 and error[0].startswith(f"Error: run {run} ("), error
         assert words in error[0] and "Nothing was started" in error[0]
         # refused before the plan or any run was written (the study folder holds its lock)
-        assert not (out / "study.json").exists() and not [p for p in out.iterdir() if p.is_dir()]
+        assert not out.exists()  # a new study folder refused before anything is not kept
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def test_fifos_and_devices_where_a_study_reads_a_file_are_refused_without_a_hang(tmp_path):
+    """A FIFO or device as the study file, study.json or the lock's record: exit 2 and one
+    line (or the record ignored), never a read that blocks (run as subprocesses with a
+    timeout, so that a hang fails the test instead of stopping the suite)."""
+
+    def genmod(*args: object) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [GENMOD, *map(str, args)], capture_output=True, text=True, env=env(), timeout=120
+        )
+
+    for study_file in (_fifo(tmp_path / "fifo.toml"), Path("/dev/zero")):
+        done = genmod("sweep", study_file, "--dry-run", "--out", tmp_path / "x")
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip().splitlines() == [
+            f"Error: study file {str(study_file)!r} is not a regular file (a FIFO, socket or "
+            "device); give a TOML file."
+        ]
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * (1 << 20) + "\n")
+    done = genmod("sweep", big, "--dry-run")
+    assert done.returncode == 2 and "is larger than 1024 KiB" in done.stderr
+
+    path = write_study(tmp_path, "[grid]\nlatent_dim = [2]\n")
+    study = tmp_path / "study"
+    sweep(plan_of(path), study, FakeExecutor(), log=lambda line: None)
+    (study / runlock_holder_file()).unlink(missing_ok=True)
+    _fifo(study / runlock_holder_file())
+    status = genmod("sweep", "--status", study)
+    assert status.returncode == 0, status.stderr  # no holder record: nobody sweeps it
+    (study / "study.json").unlink()
+    _fifo(study / "study.json")
+    for args in (("sweep", "--status", study), ("sweep", path, "--out", study, "--dry-run")):
+        done = genmod(*args)
+        assert done.returncode == 2, done.stderr
+        assert "study.json' is not a regular file" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+
+
+def runlock_holder_file() -> str:
+    from genmod.runs.lock import HOLDER_FILE
+
+    return HOLDER_FILE
+
+
+def test_a_run_folder_that_is_not_the_planned_run_is_refused_and_marked(tmp_path):
+    """A run folder of another configuration (another study's, or started by hand with other
+    settings) would be resumed, or counted done, and mix into its group: refused, naming
+    the run and the settings; so is a run folder that is a symbolic link."""
+    path = write_study(tmp_path, "seeds = [0, 1]\n[grid]\nlatent_dim = [2, 3]\n")
+    plan = plan_of(path)
+    study = tmp_path / "study"
+    executor = FakeExecutor()
+    sweep(plan, study, executor, log=lambda line: None)
+    # the planned run, started: accepted (its config.toml has the planned settings)
+    planned = plan.run("latent_dim2-seed0")
+    (study / planned.name).mkdir()
+    write_config(study / planned.name, planned.config, {"data_shape": [28, 28, 1]})
+    sweep(plan, study, executor, log=lambda line: None)
+    assert [t.action for t in executor.calls[-1]][:1] == ["resume"]
+    # another configuration in a planned run's folder
+    other = dataclasses.replace(plan.run("latent_dim3-seed1").config, seed=0, epochs=3)
+    (study / "latent_dim3-seed1").mkdir()
+    write_config(study / "latent_dim3-seed1", other, {"data_shape": [28, 28, 1]})
+    calls = len(executor.calls)
+    with pytest.raises(RunDirError) as caught:
+        sweep(plan, study, executor, log=lambda line: None)
+    assert "'latent_dim3-seed1' was started with other settings than the plan (epochs, seed)" in (
+        str(caught.value)
+    )
+    assert len(executor.calls) == calls  # nothing started
+    result = invoke("sweep", path, "--out", study)
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "Move them out of the study folder" in result.output
+    assert invoke("sweep", path, "--out", study, "--dry-run").exit_code == 2
+    marked = {r.name: r.note for r in study_status(study).runs}
+    assert marked["latent_dim3-seed1"].startswith("NOT THE PLANNED RUN: its folder was started")
+    assert marked["latent_dim2-seed0"] == ""
+    # moved out: the study goes on; a symbolic link in its place is refused too
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (study / "latent_dim3-seed1").rename(tmp_path / "moved")
+    (study / "latent_dim3-seed1").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(RunDirError, match="'latent_dim3-seed1' is a symbolic link"):
+        sweep(plan, study, executor, log=lambda line: None)
+    assert list(elsewhere.iterdir()) == []
+    (study / "latent_dim3-seed1").unlink()
+    sweep(plan, study, executor, log=lambda line: None)
+    assert len(executor.calls) == calls + 1
+
+
+def test_a_damaged_attempt_record_is_kept_aside_and_said(tmp_path):
+    path = write_study(tmp_path, "[grid]\nlatent_dim = [2, 3]\n")
+    plan = plan_of(path)
+    study = tmp_path / "study"
+    sweep(plan, study, FakeExecutor(), log=lambda line: None)
+    (study / "sweep-state.json").write_text("{not json")
+    lines: list[str] = []
+    sweep(plan, study, FakeExecutor(), log=lines.append)
+    kept = sorted(study.glob("sweep-state.damaged-*.json"))
+    assert len(kept) == 1 and kept[0].read_text() == "{not json"
+    assert any(
+        line.startswith("note: sweep-state.json could not be read (not valid JSON")
+        and kept[0].name in line
+        for line in lines
+    ), lines
+
+
+def test_a_signal_while_the_runs_are_checked_stops_the_sweep_and_keeps_no_new_folder(tmp_path):
+    path = write_study(tmp_path, "[grid]\nlatent_dim = [2, 3]\n")
+    plan = plan_of(path)
+    study = tmp_path / "study"
+    executor = FakeExecutor()
+
+    def check(runs):
+        os.kill(os.getpid(), signal.SIGTERM)  # as if the user stopped it mid-check
+        time.sleep(5)
+        pytest.fail("SIGTERM did not stop the check")
+
+    with pytest.raises(SweepStopped) as caught:
+        sweep(plan, study, executor, log=lambda line: None, check=check)
+    assert caught.value.signal == signal.SIGTERM
+    assert not study.exists() and executor.calls == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
+    # a refusal by the check leaves no new folder either
+    with pytest.raises(ConfigError, match="cannot start"):
+        sweep(
+            plan,
+            study,
+            executor,
+            log=lambda line: None,
+            check=lambda runs: (_ for _ in ()).throw(ConfigError("run x cannot start")),
+        )
+    assert not study.exists()
+
+
+def test_a_sweep_whose_runs_all_finished_as_a_signal_came_is_done():
+    status = StudyStatus(Path("s"), "s", (RunStatus("a", "done", 1, 1),), None)
+    assert SweepResult(status, ("a",), signal.SIGINT, 1.0).exit_code == 0
+    pending = StudyStatus(Path("s"), "s", (RunStatus("a", "pending", 0, 0),), None)
+    assert SweepResult(pending, (), signal.SIGINT, 1.0).exit_code == 128 + signal.SIGINT
+
+
+def test_usage_errors_are_one_line_naming_the_help():
+    for args, message in (
+        (("sweep", "x.toml", "--jobs", "0"), "Error: Invalid value for '--jobs': 0 is not in"),
+        (("sweep", "x.toml", "--jobs", "abc"), "Error: Invalid value for '--jobs': 'abc'"),
+        (("sweep", "--executor", "pbs", "x.toml"), "Error: Invalid value for '--executor'"),
+        (("no-such-command",), "Error: No such command 'no-such-command'."),
+    ):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(message), lines
+        assert lines[0].endswith("--help)"), lines

@@ -112,6 +112,9 @@ def test_executor_options_are_checked_and_refused_in_one_line_listing_what_is_ac
         ("ray", "num_cpus"): "--executor-opt expects KEY=VALUE (for example num_gpus=1)",
         ("ray", "num_gpus=-1"): "it must be >= 0.",
         ("local", "jobs=2"): "accepted: none (local takes no --executor-opt; --jobs sets",
+        ("ray", "num_cpus=nan"): "option 'num_cpus' got nan; it must be a finite number.",
+        ("slurm", "mem_gb=inf"): "option 'mem_gb' got inf; it must be a finite number.",
+        ("slurm", "partition="): "--executor-opt partition= has no value; give one",
     }
     path = write_study(tmp_path, "[grid]\nlatent_dim = [2, 3]\n")
     for (name, option), message in refusals.items():
@@ -514,3 +517,27 @@ def test_a_slurm_sweep_killed_mid_run_is_resumed_by_the_next_sweep(tmp_path, mni
         ("run", True),
         ("resume", False),
     ]
+
+
+def test_a_ray_address_where_nothing_answers_is_refused_at_once_in_one_line():
+    """Ray retries an unreachable address for minutes; the probe refuses it in seconds."""
+    import socket
+
+    from genmod.studies.ray_cluster import probe_address
+
+    with socket.socket() as closed:  # a port nothing listens on: bound, never listening
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        started = time.monotonic()
+        for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+            with pytest.raises(ConfigError, match="nothing answers at") as caught:
+                probe_address(address, timeout=2)
+            assert "\n" not in str(caught.value) and address in str(caught.value)
+        assert time.monotonic() - started < 30
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        probe_address(f"127.0.0.1:{listening.getsockname()[1]}")  # answers: accepted
+    probe_address("auto")  # left to Ray
+    with pytest.raises(ConfigError, match="is not a cluster address; accepted: HOST:PORT"):
+        probe_address("head-node")

@@ -541,3 +541,23 @@ def test_a_ray_address_where_nothing_answers_is_refused_at_once_in_one_line():
     probe_address("auto")  # left to Ray
     with pytest.raises(ConfigError, match="is not a cluster address; accepted: HOST:PORT"):
         probe_address("head-node")
+
+
+def test_a_runs_log_that_is_a_fifo_or_a_link_is_refused_without_a_hang(tmp_path):
+    """A FIFO planted as RUN/stdout.log would block the sweep's open; a link would send the
+    run's output (appended) to any file: the attempt fails, naming the file."""
+    from genmod.studies.launch import not_started_line, open_log
+
+    os.mkfifo(tmp_path / "stdout.log")
+    target = tmp_path / "elsewhere.txt"
+    (tmp_path / "stderr.log").symlink_to(target)
+    task = Task("r", "run", ("genmod", "run"), tmp_path)
+    for name, reason in (("stdout.log", "not a regular file"), ("stderr.log", "symbolic link")):
+        with pytest.raises(OSError) as caught:
+            open_log(tmp_path / name)
+        line = not_started_line(task, caught.value)
+        assert line.startswith(f"cannot write {str(tmp_path / name)!r}: ") and reason in line
+    assert not target.exists()
+    with open_log(tmp_path / "new.log") as handle:  # a regular file: appended to
+        handle.write(b"x")
+    assert (tmp_path / "new.log").read_bytes() == b"x"

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from genmod.config import toml as tomlio
 from genmod.contract.errors import ConfigError
 from genmod.contract.options import Option, resolve_options
 
@@ -203,7 +204,9 @@ def exit_description(exit_code: int) -> str:
 
 def last_error_line(path: Path, offset: int = 0, *, limit: int = 300) -> str | None:
     """The last non-empty line written to ``path`` after byte ``offset`` (cut to ``limit``
-    characters), or None when there is none."""
+    characters), or None when there is none (or ``path`` is not a regular file)."""
+    if not tomlio.is_regular_file(path):
+        return None
     try:
         with open(path, "rb") as handle:
             handle.seek(0, 2)

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import os
 import shlex
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -96,7 +98,7 @@ def start_process(
     handles: list[IO[bytes]] = []
     try:
         for name in OUTPUT_LOGS:
-            handles.append(open(task.run_dir / name, "ab"))  # closed below, once Popen holds it
+            handles.append(open_log(task.run_dir / name))  # closed below, once Popen holds it
             handles[-1].write(header)
             handles[-1].flush()
         offset = handles[1].tell()
@@ -123,8 +125,28 @@ def failure_line(task: Task, exit_code: int, offset: int = 0) -> str | None:
     return last_error_line(task.run_dir / OUTPUT_LOGS[1], offset) or exit_description(exit_code)
 
 
+def open_log(path: Path) -> IO[bytes]:
+    """``path`` opened to append to, refusing with ``OSError`` (naming the file) anything but a
+    regular file: a FIFO planted there would block the sweep (it is opened without blocking),
+    a symbolic link would send the run's output elsewhere."""
+    if path.is_symlink():
+        raise OSError(errno.ELOOP, "a symbolic link (a run's logs are never links)", str(path))
+    if path.exists() and not stat.S_ISREG(os.lstat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file (a FIFO, socket or device)", str(path))
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped in between: the same refusal
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file (a FIFO, socket or device)", str(path))
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "ab")
+
+
 def not_started_line(task: Task, exc: OSError) -> str:
-    """The error recorded for a task whose program could not be started."""
+    """The error recorded for a task whose program could not be started (or whose log in the
+    run folder could not be opened: then that file is named)."""
+    if exc.filename is not None and Path(str(exc.filename)).name in OUTPUT_LOGS:
+        return f"cannot write {str(exc.filename)!r}: {exc.strerror or exc}"
     return f"could not start {task.argv[0]!r}: {exc.strerror or exc}"
 
 

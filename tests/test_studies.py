@@ -445,9 +445,11 @@ def test_a_second_sweep_of_the_same_study_folder_is_refused_naming_the_holder(tm
 # --- run states -------------------------------------------------------------------------------
 
 
-def _started_run(folder: Path, status: str | None = None, epochs: int = 0) -> Path:
+def _started_run(folder: Path, config: RunConfig, status: str | None = None, epochs: int = 0):
+    """A run folder started with ``config`` (the planned one), with a summary saying
+    ``status`` after ``epochs`` epochs (none when ``status`` is None)."""
     folder.mkdir(parents=True, exist_ok=True)
-    write_config(folder, RunConfig(epochs=2), {"data_shape": [28, 28, 1], "condition_dim": 0})
+    write_config(folder, config, {"data_shape": [28, 28, 1], "condition_dim": 0})
     if status is not None:
         rundir.write_summary(folder, {"status": status, "epochs_done": epochs})
     return folder
@@ -465,20 +467,20 @@ def test_run_states_come_from_the_run_folders_and_the_attempts(tmp_path):
     names = [run.name for run in plan.runs]
     attempts = Attempts(out)
     # done; failed (no folder yet); unfinished (interrupted by the sweep); pending with old logs
-    _started_run(out / names[0], "finished", 2)
+    _started_run(out / names[0], plan.runs[0].config, "finished", 2)
     attempts.started(names[1], "run", 999999)
     attempts.ended(names[1], 2, error="Error: no data", interrupted=False, seconds=1.0)
-    _started_run(out / names[2], "interrupted", 1)
+    _started_run(out / names[2], plan.runs[2].config, "interrupted", 1)
     attempts.started(names[2], "run", 999998)
     attempts.ended(names[2], -15, error=None, interrupted=True, seconds=3.0)
     (out / names[3]).mkdir()
     (out / names[3] / "stdout.log").write_text("--- genmod sweep ...\n")
     attempts.started(names[3], "run", os.getpid())  # a live pid reused by another program
     # an attempt whose process is gone without an end (a sweep killed with -9): not running
-    _started_run(out / names[4])
+    _started_run(out / names[4], plan.runs[4].config)
     attempts.started(names[4], "run", 999997)
     # a run folder another process writes; a run this host is starting (no lock yet)
-    _started_run(out / names[5], "running", 1)
+    _started_run(out / names[5], plan.runs[5].config, "running", 1)
     starting = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(60)", str(out / names[6])]
     )

@@ -117,6 +117,11 @@ def test_a_left_record_whose_pid_was_reused_is_a_dead_holders(tmp_path, holder):
         assert runlock.holder_state(run) == "dead"
         with runlock.run_lock(run, "genmod resume"):
             assert runlock.holder_state(run) == "held"
+        # no lock file at all (deleted by hand): nobody can hold it
+        (run / runlock.HOLDER_FILE).write_text(json.dumps(record))
+        assert runlock.holder_state(run) == "dead"  # the lock file is there, nobody holds it
+        (run / runlock.LOCK_FILE).unlink()
+        assert runlock.holder_state(run) == "dead"
         # a record written where the filesystem has no OS locks: the pid is all there is
         record["os_lock"] = False
         (run / runlock.HOLDER_FILE).write_text(json.dumps(record))

@@ -584,6 +584,16 @@ def test_a_studys_runs_not_started_or_failed_are_counted_in_their_groups(tmp_pat
     assert groups[3]["runs"] == [] and len(groups[3]["not_finished"]) == 2
     rows = table(study, "--group-by", "latent_dim")
     assert rows[2][:3] == ["2", "1", "1 not started"] and rows[3][:3] == ["3", "0", "2 not started"]
+    # no run started at all: the table still shows every group, not "no runs"
+    import shutil
+
+    shutil.rmtree(study / done.name)
+    rows = table(study, "--group-by", "latent_dim")  # no values: no units line
+    assert rows == [
+        ["latent_dim", "runs", "not finished"],
+        ["2", "0", "2 not started"],
+        ["3", "0", "2 not started"],
+    ]
 
 
 def test_a_folder_of_study_folders_is_refused_naming_them(tmp_path):

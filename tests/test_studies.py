@@ -859,6 +859,7 @@ def test_a_run_folder_that_is_not_the_planned_run_is_refused_and_marked(tmp_path
     assert invoke("sweep", path, "--out", study, "--dry-run").exit_code == 2
     marked = {r.name: r.note for r in study_status(study).runs}
     assert marked["latent_dim3-seed1"].startswith("NOT THE PLANNED RUN: its folder was started")
+    assert study_status(study).counts["foreign"] == 1  # not counted done, nor unfinished
     assert marked["latent_dim2-seed0"] == ""
     # moved out: the study goes on; a symbolic link in its place is refused too
     elsewhere = tmp_path / "elsewhere"
@@ -937,3 +938,53 @@ def test_usage_errors_are_one_line_naming_the_help():
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(message), lines
         assert lines[0].endswith("--help)"), lines
+
+
+class RefusingExecutor(FakeExecutor):
+    """Refuses when it starts, as a Ray executor that cannot join its cluster does."""
+
+    def execute(self, tasks, reporter):
+        raise ConfigError("--executor ray: cannot join the Ray cluster at 'x:1': refused")
+
+
+def test_a_new_study_refused_before_any_run_started_leaves_no_folder(tmp_path):
+    path = write_study(tmp_path, "[grid]\nlatent_dim = [2, 3]\n")
+    plan = plan_of(path)
+    study = tmp_path / "study"
+    with pytest.raises(ConfigError, match="cannot join"):
+        sweep(plan, study, RefusingExecutor(), log=lambda line: None)
+    assert not study.exists()  # study.json and .plan/ were written, then taken back
+    # an existing study keeps its folder and record
+    sweep(plan, study, FakeExecutor(), log=lambda line: None)
+    with pytest.raises(ConfigError, match="cannot join"):
+        sweep(plan, study, RefusingExecutor(), log=lambda line: None)
+    assert (study / "study.json").is_file()
+
+
+def test_records_larger_than_genmod_writes_are_not_read(tmp_path, monkeypatch):
+    path = write_study(tmp_path, "[grid]\nlatent_dim = [2, 3]\n")
+    plan = plan_of(path)
+    study = tmp_path / "study"
+    sweep(plan, study, FakeExecutor(), log=lambda line: None)
+    from genmod.studies import state as states
+
+    monkeypatch.setattr(states, "MAX_STATE_BYTES", 10)
+    (study / "sweep-state.json").write_text('{"format": 1, "runs": {}}')
+    assert Attempts(study).damaged == "larger than 0 MiB"
+    monkeypatch.setattr(records, "MAX_RECORD_BYTES", 10)
+    with pytest.raises(RunDirError, match="study.json' is larger than 0 MiB, so not a study"):
+        study_status(study)
+
+
+def test_axes_in_another_order_are_named_even_when_runs_are_added(tmp_path):
+    first = write_study(tmp_path, "[grid]\nlatent_dim = [2]\nlearning_rate = [0.002]\n")
+    study = tmp_path / "study"
+    sweep(plan_of(first), study, FakeExecutor(), log=lambda line: None)
+    swapped = write_study(
+        tmp_path, "[grid]\nlearning_rate = [0.002, 0.003]\nlatent_dim = [2]\n", name="b.toml"
+    )
+    for add in (False, True):
+        with pytest.raises(ConfigError) as caught:
+            sweep(plan_of(swapped), study, FakeExecutor(), add=add, log=lambda line: None)
+        assert "its runs are in the new plan under other names" in str(caught.value)
+        assert "([grid] latent_dim, learning_rate)" in str(caught.value)

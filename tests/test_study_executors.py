@@ -534,10 +534,25 @@ def test_a_ray_address_where_nothing_answers_is_refused_at_once_in_one_line():
                 probe_address(address, timeout=2)
             assert "\n" not in str(caught.value) and address in str(caught.value)
         assert time.monotonic() - started < 30
-    with socket.socket() as listening:
+    with socket.socket() as listening:  # a TCP service that is not gRPC: says nothing back
         listening.bind(("127.0.0.1", 0))
         listening.listen()
-        probe_address(f"127.0.0.1:{listening.getsockname()[1]}")  # answers: accepted
+        with pytest.raises(ConfigError, match="but does not speak gRPC, so it is not a Ray"):
+            probe_address(f"127.0.0.1:{listening.getsockname()[1]}", timeout=1)
+
+    def grpc_like(server: socket.socket) -> None:  # answers the HTTP/2 preface with SETTINGS
+        peer, _ = server.accept()
+        with peer:
+            peer.recv(64)
+            peer.sendall(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        answering = threading.Thread(target=grpc_like, args=(server,), daemon=True)
+        answering.start()
+        probe_address(f"127.0.0.1:{server.getsockname()[1]}")  # answers as gRPC: accepted
+        answering.join(timeout=10)
     probe_address("auto")  # left to Ray
     with pytest.raises(ConfigError, match="is not a cluster address; accepted: HOST:PORT"):
         probe_address("head-node")

@@ -456,7 +456,7 @@ def render_table(result: Aggregate, *, mark: str = "†", plus_minus: str = "±"
     header = [k.given for k in result.keys] + ["runs", "not finished"]
     header += [c.name + (mark if c.differs else "") for c in result.values]
     units = [""] * (len(result.keys) + 2) + [c.unit or "" for c in result.values]
-    rows = [header, units]
+    rows = [header, units] if result.values else [header]  # no units line without values
     for group in result.groups:
         row = [setting_text(v) for v in group.key]
         row += [str(len(group.runs)), _status_counts(group)]

@@ -121,12 +121,17 @@ def holder_state(run_dir: Path) -> str | None:
 
 def _os_lock_taken(path: Path) -> bool | None:
     """Whether some process on this machine holds an OS lock on the file ``path``, read from
-    Linux's ``/proc/locks`` without touching the lock (True/False), or None where that cannot
-    be told (no ``/proc/locks``, no such file)."""
+    Linux's ``/proc/locks`` without touching the lock (True/False; False when ``path`` does not
+    exist), or None where that cannot be told (no ``/proc/locks``)."""
     try:
-        info = os.stat(path)
         with open("/proc/locks", encoding="ascii", errors="replace") as handle:
             table = handle.read(1 << 22)
+    except (OSError, ValueError):
+        return None
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return False  # no lock file: nobody can hold a lock on it
     except (OSError, ValueError):
         return None
     device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"

@@ -328,7 +328,7 @@ def _sizes(grid: Sequence[Axis], random: RandomSearch | None, seeds: Sequence[in
     """``grid 4 x 3, random 10, 3 seeds``: where a study's runs come from."""
     parts = []
     if grid:
-        parts.append("grid " + " x ".join(str(len(axis.values)) for axis in grid))
+        parts.append("grid " + " x ".join(f"{len(axis.values):,}" for axis in grid))
     if random is not None:
         parts.append(f"random {random.count:,}")
     if seeds:

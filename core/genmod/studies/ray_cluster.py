@@ -48,7 +48,8 @@ PROBE_SECONDS = 5.0
 def probe_address(address: str, timeout: float = PROBE_SECONDS) -> None:
     """Refuse, with a one-line :class:`ConfigError`, a cluster ``address`` of the form
     ``HOST:PORT`` or ``ray://HOST:PORT`` whose port does not accept a TCP connection within
-    ``timeout`` seconds (Ray itself retries an unreachable address for minutes). Other forms
+    ``timeout`` seconds, or does but does not answer as a gRPC server (Ray itself retries such
+    an address for minutes; with ``RAY_USE_TLS=1`` only the connection is checked). Other forms
     (``auto``, ``local``) are left to Ray."""
     rest = address.removeprefix("ray://")
     if address.startswith("ray://") and ":" not in rest.rpartition("]")[2]:
@@ -63,8 +64,10 @@ def probe_address(address: str, timeout: float = PROBE_SECONDS) -> None:
             "port 10001) or auto (a cluster started here with `ray start`)."
         )
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            pass
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as peer:
+            speaks = os.environ.get("RAY_USE_TLS", "0") in ("1", "true") or _speaks_grpc(
+                peer, timeout
+            )
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigError(
@@ -72,6 +75,35 @@ def probe_address(address: str, timeout: float = PROBE_SECONDS) -> None:
             f"{timeout:g}s); start the cluster (`ray start --head` on its head node) or give "
             "its address, or leave address out for a local cluster."
         ) from None
+    if not speaks:
+        raise ConfigError(
+            f"--executor ray: something answers at {address!r} but does not speak gRPC, so it "
+            "is not a Ray cluster's head (its GCS port, 6379 by default, or Ray Client's, "
+            "10001); check the address."
+        )
+
+
+#: the HTTP/2 client preface and an empty SETTINGS frame: a gRPC server (Ray's GCS and Ray
+#: Client are) answers with a SETTINGS frame of its own
+_HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _speaks_grpc(peer: socket.socket, timeout: float) -> bool:
+    """Whether the server on ``peer`` answers the HTTP/2 preface with a SETTINGS frame within
+    ``timeout`` seconds (a plain TCP service that says nothing, or something else, does not:
+    Ray would wait on it for minutes)."""
+    peer.settimeout(timeout)
+    try:
+        peer.sendall(_HTTP2_HELLO)
+        answer = b""
+        while len(answer) < 9:
+            chunk = peer.recv(9 - len(answer))
+            if not chunk:
+                break
+            answer += chunk
+    except OSError:
+        return False
+    return len(answer) == 9 and answer[3] == 4  # frame type 4: SETTINGS
 
 
 class RayExecutor(SubmittingExecutor):

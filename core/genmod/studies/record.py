@@ -42,6 +42,8 @@ __all__ = [
 
 #: the plan's record in every study folder
 STUDY_FILE = "study.json"
+#: the largest study.json (or sweep-state.json) genmod reads: 10,000 runs take a few MiB
+MAX_RECORD_BYTES = 64 << 20
 #: the folder of the per-run config files in a study folder
 PLAN_DIR = ".plan"
 #: the format of ``study.json`` this genmod writes
@@ -97,6 +99,11 @@ def read_record(study_dir: Path) -> dict[str, Any] | None:
         raise RunDirError(
             f"{str(path)!r} is not a regular file (a FIFO, device, folder or broken link), so "
             "not a study record; genmod sweep writes it as a JSON file."
+        )
+    if path.stat().st_size > MAX_RECORD_BYTES:
+        raise RunDirError(
+            f"{str(path)!r} is larger than {MAX_RECORD_BYTES >> 20} MiB, so not a study record "
+            "genmod sweep wrote (10,000 runs take a few MiB)."
         )
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -219,6 +226,21 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _axis_order(record: dict[str, Any]) -> str:
+    """`` ([grid] latent_dim, learning_rate; [random.space] ...)``: the recorded axes in their
+    order, as the refusal of a reordered study file names them ("" when unknown)."""
+    axes = record.get("axes") if isinstance(record.get("axes"), dict) else {}
+    parts = []
+    grid = axes.get("grid")
+    if isinstance(grid, dict) and grid:
+        parts.append("[grid] " + ", ".join(map(str, grid)))
+    random = axes.get("random")
+    space = random.get("space") if isinstance(random, dict) else None
+    if isinstance(space, dict) and space:
+        parts.append("[random.space] " + ", ".join(map(str, space)))
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def reconcile(record: dict[str, Any], plan: Plan, *, add: bool, study_dir: Path) -> Reconciliation:
     """Compare ``plan`` with the folder's ``record``. Returns the :class:`Reconciliation` when
     the plan may go on in this folder: it is the same, or ``add`` is given and every recorded
@@ -238,15 +260,13 @@ def reconcile(record: dict[str, Any], plan: Plan, *, add: bool, study_dir: Path)
     if result.same:
         return result
     where = f"the study folder {str(study_dir)!r} holds another plan ({STUDY_FILE})"
-    removed = sorted(canonical_json(old[name]) for name in result.removed)
-    added = sorted(canonical_json(new[name]) for name in result.added)
-    if removed and removed == added and not result.changed:
-        recorded = record.get("axes", {}).get("grid") or {}
-        order = f" ({', '.join(recorded)})" if isinstance(recorded, dict) and recorded else ""
+    removed = {canonical_json(old[name]) for name in result.removed}
+    added = {canonical_json(new[name]) for name in result.added}
+    if removed and removed <= added and not result.changed:
         raise ConfigError(
-            f"{where}: the same runs under other names; the axes are written in another order "
-            f"than the study's{order}, and the order names the runs. Put them back in that "
-            "order, or sweep into another --out."
+            f"{where}: its runs are in the new plan under other names; the axes are written "
+            f"in another order than the study's{_axis_order(record)}, and the order names the "
+            "runs. Put them back in that order, or sweep into another --out."
         )
     if result.removed or result.changed:
         raise ConfigError(

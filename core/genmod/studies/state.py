@@ -9,7 +9,10 @@ A run is (:data:`STATES`):
   sweep stopped it;
 - ``unfinished``: its folder holds a ``config.toml`` (the run started) but it is not done: a
   sweep continues it with ``genmod resume``;
-- ``pending``: nothing of it yet (no folder, or only the launcher's logs).
+- ``pending``: nothing of it yet (no folder, or only the launcher's logs);
+- ``foreign``: its folder is not the planned run (another configuration, a link; told by
+  :func:`genmod.studies.sweep.study_status`, not here): a sweep refuses the study until it is
+  moved out.
 
 The attempts live in ``STUDY/sweep-state.json``, written atomically by the sweep that holds the
 study's lock: per run, each attempt's action (``run``/``resume``), pid and host (of the sweep's
@@ -42,7 +45,9 @@ __all__ = [
 ]
 
 #: the states of a run, in the order ``genmod sweep --status`` counts them
-STATES = ("done", "running", "failed", "unfinished", "pending")
+STATES = ("done", "running", "failed", "unfinished", "pending", "foreign")
+#: the largest sweep-state.json read (10,000 runs of a few attempts take a few MiB)
+MAX_STATE_BYTES = 64 << 20
 #: the sweep's record of attempts in every study folder
 STATE_FILE = "sweep-state.json"
 
@@ -64,6 +69,8 @@ class Attempts:
         self.damaged: str | None = None
         if self.path.exists() and not rundir.is_regular_file(self.path):
             self.damaged = "not a regular file"
+        elif rundir.is_regular_file(self.path) and self.path.stat().st_size > MAX_STATE_BYTES:
+            self.damaged = f"larger than {MAX_STATE_BYTES >> 20} MiB"
         elif rundir.is_regular_file(self.path):
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import shutil
 import signal
 import sys
 import threading
@@ -120,7 +121,9 @@ def _marked(status: RunStatus, study_dir: Path, run: dict[str, Any]) -> RunStatu
     problem = records.run_folder_problem(study_dir, run["name"], run["config"])
     if problem is None:
         return status
-    return dataclasses.replace(status, note=f"NOT THE PLANNED RUN: its folder {problem}")
+    return dataclasses.replace(
+        status, state="foreign", note=f"NOT THE PLANNED RUN: its folder {problem}"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,7 +181,8 @@ class _Reporter:
             log_file = task.run_dir / OUTPUT_LOGS[1]
             how = exit_description(exit_code)
             said = f"{how}: {error}" if error and error != how else how
-            self.log(f"FAILED {task.name}: {said} ({log_file})")
+            where = f" ({log_file})" if log_file.is_file() and not log_file.is_symlink() else ""
+            self.log(f"FAILED {task.name}: {said}{where}")
 
 
 def sweep(
@@ -209,7 +213,7 @@ def sweep(
         return _sweep_locked(plan, study_dir, executor, add, log, check, started_at)
     except (GenmodError, SweepStopped):
         if created:
-            _remove_lock_only_folder(study_dir)  # refused before anything was written
+            _remove_unstarted_study(study_dir)  # refused before any run started: not kept
         raise
 
 
@@ -226,7 +230,8 @@ class SweepStopped(BaseException):
 
 @contextlib.contextmanager
 def _signals_stop_the_check() -> Iterator[None]:
-    """While the block runs in the main thread, SIGINT and SIGTERM raise :class:`SweepStopped`
+    """While the block runs in the main thread, SIGINT, SIGTERM and SIGHUP (a closed terminal)
+    raise :class:`SweepStopped`
     (the lock is then released and its record removed, as on any refusal)."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -235,7 +240,10 @@ def _signals_stop_the_check() -> Iterator[None]:
     def stop(signum: int, frame: Any) -> None:
         raise SweepStopped(signum)
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    numbers = [signal.SIGINT, signal.SIGTERM] + (
+        [signal.SIGHUP] if hasattr(signal, "SIGHUP") else []
+    )
+    previous = {s: signal.signal(s, stop) for s in numbers}
     try:
         yield
     finally:
@@ -243,16 +251,25 @@ def _signals_stop_the_check() -> Iterator[None]:
             signal.signal(number, signal.SIG_DFL if handler is None else handler)
 
 
-def _remove_lock_only_folder(study_dir: Path) -> None:
-    """Remove ``study_dir`` when it holds nothing but the lock's files."""
+def _remove_unstarted_study(study_dir: Path) -> None:
+    """Remove the study folder this sweep made when no run of it started: it holds only what
+    the sweep wrote (the lock's files, ``study.json``, ``.plan/``); anything else (a run
+    folder, ``sweep-state.json``) keeps it."""
+    ours = {records.STUDY_FILE, records.PLAN_DIR}
     try:
         entries = list(study_dir.iterdir())
-        if all(is_lock_file(p.name) and p.is_file() for p in entries):
-            for path in entries:
+        if not all(
+            (p.name in ours or is_lock_file(p.name)) and not p.is_symlink() for p in entries
+        ):
+            return
+        for path in entries:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
                 path.unlink()
-            study_dir.rmdir()
+        study_dir.rmdir()
     except OSError:
-        pass  # left as it is: the next sweep takes it over (a folder of lock files only)
+        pass  # left as it is: the next sweep of the same study continues in it
 
 
 def _sweep_locked(

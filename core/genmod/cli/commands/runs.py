@@ -5,6 +5,7 @@ their values aggregated over seeds (:mod:`genmod.runs.aggregate`), optionally ch
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -177,13 +178,14 @@ def _study_folders_in(root: Path) -> list[str]:
         return []
 
 
-def _chart_target(given: Path, value: str) -> Path:
+def _chart_target(chart: str, value: str) -> Path:
     """Where ``--chart PATH`` writes: PATH itself (a PNG file name), or the default file name
     inside PATH when it is a folder; another suffix is a one-line refusal."""
     from genmod.runs import aggregate as aggregation
 
-    if given.is_dir():
-        return aggregation.chart_path(given, value)
+    given = Path(chart)
+    if given.is_dir() or chart.endswith(("/", os.sep)):
+        return aggregation.chart_path(given, value)  # a folder (made when missing)
     if given.suffix.lower() != ".png":
         raise click.UsageError(
             f"--chart {str(given)!r}: the chart is a PNG; give a file name ending in .png, or a "
@@ -214,7 +216,7 @@ def _aggregate(
         data = aggregation.chart_data(result, values[0] if values else None)
         from genmod.pictures import charts
 
-        path = _chart_target(Path(chart), data.value) if chart else None
+        path = _chart_target(chart, data.value) if chart else None
         path = path or aggregation.chart_path(root, data.value)
         drawn = {
             "path": str(charts.save_aggregate_chart(data, path)),
@@ -231,7 +233,7 @@ def _aggregate(
             found["chart"] = drawn
         click.echo(json.dumps(found, indent=2))
         return
-    if not result.runs:
+    if not result.runs and not result.groups:
         click.echo(f"no runs in {root}")
         return
     unicode = printable("±†") == "±†"
@@ -329,7 +331,9 @@ def runs(
         click.echo(json.dumps(infos, indent=2))
         return
     if not infos:
-        click.echo(f"no runs in {folder}")
+        studies = _study_folders_in(root)
+        hint = f"; its study folders: {', '.join(studies[:5])}" if studies else ""
+        click.echo(f"no runs in {folder}{hint}")
         return
     rows = [("RUN", "MODEL", "STATUS", "EPOCHS", "TEST ELBO", "BEST VAL ELBO", "EVALUATION")]
     for info in infos:

@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--jobs",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=10_000),  # a study holds at most 10,000 runs
     default=None,
-    help="Runs at once. local: default one per visible GPU (CUDA_VISIBLE_DEVICES, else "
-    "nvidia-smi), else 1; each job sees its own GPU. slurm, ray: at most N jobs submitted at "
+    help="Runs at once (1 to 10,000). local: default one per visible GPU (CUDA_VISIBLE_DEVICES, "
+    "else nvidia-smi), else 1; each job sees its own GPU. slurm, ray: at most N jobs submitted at "
     "once (default: all; the cluster queues them).",
 )
 @click.option(
@@ -80,7 +80,7 @@ if TYPE_CHECKING:
     default=None,
     metavar="DIR",
     help="Show the state of each run of the study in DIR (done, running, failed, unfinished, "
-    "pending) instead of sweeping.",
+    "pending, foreign) instead of sweeping.",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="With --status or --dry-run: print JSON only."

@@ -425,16 +425,13 @@ def test_an_out_that_would_replace_the_run_or_other_folders_is_refused(runs, tmp
 
 
 def test_export_of_a_run_that_is_still_training_names_its_process(runs, tmp_path):
-    import socket
-
-    from genmod.runs.lock import HOLDER_FILE
+    from genmod.runs.lock import run_lock
 
     live = tmp_path / "live"
     live.mkdir()
     (live / "config.toml").write_text((runs["mlp"] / "config.toml").read_text())
-    holder = {"pid": os.getpid(), "host": socket.gethostname(), "command": "genmod run"}
-    (live / HOLDER_FILE).write_text(json.dumps(holder))
-    message = _one_error_line(invoke("export", live, "--out", tmp_path / "x"))
+    with run_lock(live, "genmod run"):  # this process trains it, as far as the folder tells
+        message = _one_error_line(invoke("export", live, "--out", tmp_path / "x"))
     assert "still training" in message and f"pid {os.getpid()}" in message
     assert "resume" not in message
 

@@ -521,6 +521,7 @@ def test_run_states_come_from_the_run_folders_and_the_attempts(tmp_path):
         "failed": 1,
         "unfinished": 2,
         "pending": 1,
+        "foreign": 0,
     }
     assert [r["state"] for r in as_json["runs"]][:2] == ["done", "failed"]
     assert [(t.name, t.action) for t in executor.calls[0]] == [

@@ -5,6 +5,8 @@ tests/ on sys.path, and this module is not collected, its name does not start wi
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -60,6 +62,23 @@ def env() -> dict[str, str]:
 def epochs_of(run: Path) -> list[int]:
     """The epochs in ``run``'s metrics.jsonl, in file order (each must appear once)."""
     return [int(r["epoch"]) for r in rundir.read_metrics(run)]
+
+
+def stop_sweep_when(command: list[str], condition, what: str) -> tuple[int, str, str]:
+    """Start the sweep ``command``, wait (at most 240 s) until ``condition()``, stop it with
+    SIGTERM, and return its exit code, stdout and stderr (killed if it does not end)."""
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env()
+    )
+    try:
+        wait_for(condition, 240, what)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, stdout, stderr
 
 
 def wait_for(condition, timeout: float, what: str) -> None:

@@ -29,7 +29,15 @@ from genmod.studies.plan import load_study
 from genmod.studies.state import Attempts, RunStatus, run_status
 from genmod.studies.sweep import StudyStatus, SweepResult, SweepStopped, study_status, sweep
 
-from study_support import GENMOD, TINY, env, epochs_of, invoke, wait_for, write_study
+from study_support import (
+    GENMOD,
+    TINY,
+    env,
+    epochs_of,
+    invoke,
+    stop_sweep_when,
+    write_study,
+)
 
 
 def plan_of(path: Path, **kwargs):
@@ -649,20 +657,12 @@ def test_a_study_survives_a_kill_runs_every_run_once_and_a_second_sweep_runs_not
     out = tmp_path / "studies" / "tiny"
     command = [GENMOD, "sweep", str(path), "--out", str(out), "--jobs", "1"]
     names = ["latent_dim2-seed0", "latent_dim3-seed0", "latent_dim2-seed1", "latent_dim3-seed1"]
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env()
+    # killed while the second run trains: it has finished its first of two epochs
+    code, stdout, stderr = stop_sweep_when(
+        command, lambda: epochs_of(out / names[1]), "the second run's first epoch"
     )
-    try:
-        # killed while the second run trains: it has finished its first of two epochs
-        wait_for(lambda: epochs_of(out / names[1]), 240, "the second run's first epoch")
-        assert (out / "study.json").exists()
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 128 + signal.SIGTERM, stdout + stderr
+    assert (out / "study.json").exists()
+    assert code == 128 + signal.SIGTERM, stdout + stderr
     assert f"done {names[0]}" in stdout and f"stopped {names[1]}" in stdout, stdout
     assert "every run is resumable" in stdout
     states = {r.name: (r.state, r.epochs_done) for r in study_status(out).runs}

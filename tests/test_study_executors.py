@@ -24,7 +24,16 @@ from genmod.studies.cluster import EXIT_LOST, SubmittingExecutor
 from genmod.studies.executors import Task, executor_options, make_executor
 from genmod.studies.launch import EXIT_NOT_STARTED, Outcome, run_to_end
 
-from study_support import GENMOD, TINY, env, epochs_of, invoke, wait_for, write_study
+from study_support import (
+    GENMOD,
+    TINY,
+    env,
+    epochs_of,
+    invoke,
+    stop_sweep_when,
+    wait_for,
+    write_study,
+)
 
 #: the Ray tests (marked ``ray``) are skipped where the genmod[ray] extra is not installed
 #: the Ray tests start a Ray cluster on 127.0.0.1 (several processes, seconds of start-up),
@@ -489,18 +498,8 @@ def test_a_slurm_sweep_killed_mid_run_is_resumed_by_the_next_sweep(tmp_path, mni
     command = [GENMOD, "sweep", str(path), "--out", str(out), "--executor", "slurm"]
     command += ["--executor-opt", "cluster=local"]
     run = out / "latent_dim2"
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env()
-    )
-    try:
-        wait_for(lambda: epochs_of(run), 240, "the run's first epoch")
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 128 + signal.SIGTERM, stdout + stderr
+    code, stdout, stderr = stop_sweep_when(command, lambda: epochs_of(run), "the run's first epoch")
+    assert code == 128 + signal.SIGTERM, stdout + stderr
     assert "stopped latent_dim2" in stdout and "every run is resumable" in stdout, stdout
     # the sweep waited for the run to save its checkpoint and let go of its folder
     assert not (run / ".genmod.lock.json").exists()

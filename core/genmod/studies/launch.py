@@ -50,6 +50,7 @@ __all__ = [
     "log_header",
     "not_started_line",
     "run_to_end",
+    "signals_handled",
     "signals_recorded",
     "start_process",
     "wait_released",
@@ -227,23 +228,29 @@ def run_to_end(
 
 
 @contextlib.contextmanager
+def signals_handled(
+    handler: Callable[[int, Any], None], numbers: Sequence[int] = (signal.SIGINT, signal.SIGTERM)
+) -> Iterator[None]:
+    """``handler`` handles the signals ``numbers`` while the block runs (in the main thread
+    only: elsewhere nothing changes); the previous handlers come back at its end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, handler) for s in numbers}
+    try:
+        yield
+    finally:
+        _restore(previous)
+
+
+@contextlib.contextmanager
 def signals_recorded() -> Iterator[list[int]]:
     """SIGINT and SIGTERM are appended to the yielded list instead of raising, while the block
     runs (in the main thread only; elsewhere the list stays empty). The previous handlers come
     back at its end."""
     received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
+    with signals_handled(lambda signum, frame: received.append(signum)):
         yield received
-        return
-
-    def handle(signum: int, frame: Any) -> None:
-        received.append(signum)
-
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        _restore(previous)
 
 
 def _restore(previous: Mapping[int, Any]) -> None:

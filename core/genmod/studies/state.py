@@ -66,26 +66,27 @@ class Attempts:
         self.runs: dict[str, list[dict[str, Any]]] = {}
         #: why the record could not be read (None: it could, or there is none); the run folders
         #: still tell done from not done, only the history of attempts is lost
-        self.damaged: str | None = None
-        if self.path.exists() and not rundir.is_regular_file(self.path):
-            self.damaged = "not a regular file"
-        elif rundir.is_regular_file(self.path) and self.path.stat().st_size > MAX_STATE_BYTES:
-            self.damaged = f"larger than {MAX_STATE_BYTES >> 20} MiB"
-        elif rundir.is_regular_file(self.path):
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError, RecursionError) as exc:
-                data = {}
-                self.damaged = f"not valid JSON ({type(exc).__name__})"
-            runs = data.get("runs") if isinstance(data, dict) else None
-            if not isinstance(runs, dict) and self.damaged is None:
-                self.damaged = "no table of runs"
-            if isinstance(runs, dict):
-                self.runs = {
-                    name: [a for a in attempts if isinstance(a, dict)]
-                    for name, attempts in runs.items()
-                    if isinstance(name, str) and isinstance(attempts, list)
-                }
+        self.damaged: str | None = self._read() if self.path.exists() else None
+
+    def _read(self) -> str | None:
+        """Read the record into :attr:`runs`; returns why it could not be (None: it could)."""
+        if not rundir.is_regular_file(self.path):
+            return "not a regular file"
+        if self.path.stat().st_size > MAX_STATE_BYTES:
+            return f"larger than {MAX_STATE_BYTES >> 20} MiB"
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
+            return f"not valid JSON ({type(exc).__name__})"
+        runs = data.get("runs") if isinstance(data, dict) else None
+        if not isinstance(runs, dict):
+            return "no table of runs"
+        self.runs = {
+            name: [a for a in attempts if isinstance(a, dict)]
+            for name, attempts in runs.items()
+            if isinstance(name, str) and isinstance(attempts, list)
+        }
+        return None
 
     def set_aside(self) -> Path | None:
         """Move a damaged record out of the way (``sweep-state.damaged-STAMP.json``, kept for

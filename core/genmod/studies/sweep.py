@@ -17,9 +17,8 @@ import dataclasses
 import shutil
 import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from genmod.runs.folder import OUTPUT_LOGS
 from genmod.runs.lock import describe_holder, holder_state, is_lock_file, read_holder, run_lock
 from genmod.studies import record as records
 from genmod.studies.executors import Executor, Task, exit_description
+from genmod.studies.launch import signals_handled
 from genmod.studies.plan import Plan, PlannedRun, canonical_json
 from genmod.studies.record import STUDY_FILE
 from genmod.studies.state import STATE_FILE, STATES, Attempts, RunStatus, run_status
@@ -40,6 +40,7 @@ __all__ = [
     "default_study_dir",
     "genmod_command",
     "plan_lines",
+    "runs_text",
     "study_status",
     "sweep",
     "task_for",
@@ -137,13 +138,17 @@ class SweepResult:
     seconds: float
 
     @property
+    def all_done(self) -> bool:
+        """Whether every run of the study is done."""
+        return self.status.counts["done"] == len(self.status.runs)
+
+    @property
     def exit_code(self) -> int:
         """0 when every run is done (even if a signal came as the last ones ended), 128 + the
         signal when a signal stopped the sweep before, else 1."""
-        all_done = self.status.counts["done"] == len(self.status.runs)
-        if self.stopped_by is not None and not all_done:
+        if self.stopped_by is not None and not self.all_done:
             return 128 + self.stopped_by
-        return 0 if all_done else EXIT_NOT_ALL_DONE
+        return 0 if self.all_done else EXIT_NOT_ALL_DONE
 
 
 class _Reporter:
@@ -228,27 +233,17 @@ class SweepStopped(BaseException):
         self.signal = signal_number
 
 
-@contextlib.contextmanager
-def _signals_stop_the_check() -> Iterator[None]:
+def _signals_stop_the_check() -> contextlib.AbstractContextManager[None]:
     """While the block runs in the main thread, SIGINT, SIGTERM and SIGHUP (a closed terminal)
-    raise :class:`SweepStopped`
-    (the lock is then released and its record removed, as on any refusal)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    raise :class:`SweepStopped` (the lock is then released and its record removed, as on any
+    refusal)."""
 
     def stop(signum: int, frame: Any) -> None:
         raise SweepStopped(signum)
 
-    numbers = [signal.SIGINT, signal.SIGTERM] + (
-        [signal.SIGHUP] if hasattr(signal, "SIGHUP") else []
-    )
-    previous = {s: signal.signal(s, stop) for s in numbers}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+    numbers = [signal.SIGINT, signal.SIGTERM]
+    numbers += [signal.SIGHUP] if hasattr(signal, "SIGHUP") else []
+    return signals_handled(stop, numbers)
 
 
 def _remove_unstarted_study(study_dir: Path) -> None:
@@ -320,8 +315,8 @@ def _sweep_locked(
             else:
                 tasks.append(task_for(plan, run, study_dir))
         log(
-            f"study {plan.name}: {_runs(len(plan.runs))}, {done} done, {len(tasks)} to start, in "
-            f"{study_dir}; executor {executor.describe()}"
+            f"study {plan.name}: {runs_text(len(plan.runs))}, {done} done, {len(tasks)} to "
+            f"start, in {study_dir}; executor {executor.describe()}"
         )
         reporter = _Reporter(attempts, len(tasks), log)
         stopped_by = executor.execute(tasks, reporter) if tasks else None
@@ -333,7 +328,7 @@ def _sweep_locked(
     return result
 
 
-def _runs(count: int) -> str:
+def runs_text(count: int) -> str:
     """``1 run``, ``12 runs``."""
     return f"{count} run" if count == 1 else f"{count} runs"
 
@@ -345,8 +340,7 @@ def _comparable(record: dict[str, Any]) -> str:
 def _closing_line(plan: Plan, result: SweepResult) -> str:
     counts = ", ".join(f"{n} {state}" for state, n in result.status.counts.items() if n)
     line = f"study {plan.name}: {counts} in {result.seconds:.0f}s"
-    all_done = result.status.counts["done"] == len(result.status.runs)
-    if result.stopped_by is not None and not all_done:
+    if result.stopped_by is not None and not result.all_done:
         return (
             f"{line}; stopped by a signal: every run is resumable, and the same command "
             "continues the study"
@@ -368,7 +362,7 @@ def plan_lines(plan: Plan, study_dir: Path, *, add: bool = False) -> list[str]:
         note = "the same plan" if change.same else f"adds {len(change.added)} run(s)"
         records.refuse_foreign_run_folders(study_dir, plan)
     lines = [
-        f"study {plan.name}: {_runs(len(plan.runs))} in {study_dir} ({note}); plan "
+        f"study {plan.name}: {runs_text(len(plan.runs))} in {study_dir} ({note}); plan "
         f"{plan.fingerprint[:12]}"
     ]
     for axis in plan.grid:

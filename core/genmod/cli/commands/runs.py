@@ -172,8 +172,10 @@ def _planned_not_started(root: Path, found: list) -> list[tuple[Path, Any, str]]
 
 def _study_folders_in(root: Path) -> list[str]:
     """The names of the subfolders of ``root`` that hold a ``study.json`` (sorted)."""
+    from genmod.studies.record import STUDY_FILE
+
     try:
-        return sorted(p.name for p in root.iterdir() if (p / "study.json").is_file())
+        return sorted(p.name for p in root.iterdir() if (p / STUDY_FILE).is_file())
     except OSError:
         return []
 
@@ -216,8 +218,8 @@ def _aggregate(
         data = aggregation.chart_data(result, values[0] if values else None)
         from genmod.pictures import charts
 
-        path = _chart_target(chart, data.value) if chart else None
-        path = path or aggregation.chart_path(root, data.value)
+        default = aggregation.chart_path(root, data.value)
+        path = _chart_target(chart, data.value) if chart else default
         drawn = {
             "path": str(charts.save_aggregate_chart(data, path)),
             "value": data.value,

@@ -213,7 +213,9 @@ def _print_status(status: StudyStatus, as_json: bool) -> None:
         return
     counts = ", ".join(f"{n} {state}" for state, n in status.counts.items() if n)
     sweeper = f"; swept now by {status.sweeper}" if status.sweeper else ""
-    runs = f"{len(status.runs)} run" + ("" if len(status.runs) == 1 else "s")
+    from genmod.studies.sweep import runs_text
+
+    runs = runs_text(len(status.runs))
     click.echo(f"study {status.name} in {status.study_dir}: {runs}: {counts}{sweeper}")
     width = max([len(r.name) for r in status.runs] + [3])
     click.echo(f"{'run':<{width}}  {'state':<10}  {'epochs':>6}  {'tries':>5}  note")
